@@ -1,0 +1,1 @@
+"""The ``flagstream`` command line: one module per command."""

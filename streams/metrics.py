@@ -1,0 +1,183 @@
+"""Every Prometheus metric flagstream exports, declared in one place.
+
+Processing code calls the small helpers on :class:`WorkerMetrics`; it never builds metric names.
+Label values come from small known sets (topic, partition, label, action, reason, model role):
+never an author id or an event id. Tests pass a fresh ``CollectorRegistry``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+
+NS = "flagstream"
+
+# Latency buckets in seconds: sub-millisecond classify up to multi-second backlog.
+LATENCY_BUCKETS = (
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+)  # fmt: skip
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+SCORE_BUCKETS = (0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
+ACTIONS = ("allow", "review", "block")
+DLQ_REASONS = ("invalid_utf8", "invalid_json", "schema", "oversized")
+
+
+class WorkerMetrics:
+    """The worker's metrics, bound to one registry."""
+
+    def __init__(self, registry: CollectorRegistry, labels: Sequence[str]) -> None:
+        self.registry = registry
+        self.build_info = Info(f"{NS}_build", "flagstream version of this process.", registry=registry)
+        self.model_info = Gauge(
+            f"{NS}_model_info",
+            "The model in use (value 1): name, version, sha256 of the file and its role.",
+            ["role", "name", "version", "sha256"],
+            registry=registry,
+        )
+        self.policy_info = Gauge(
+            f"{NS}_policy_info", "The policy in use (value 1).", ["version"], registry=registry
+        )
+        self.events_consumed = Counter(
+            f"{NS}_events_consumed_total",
+            "Events read from the input topic.",
+            ["topic"],
+            registry=registry,
+        )
+        self.decisions = Counter(
+            f"{NS}_decisions_total",
+            "Events decided, by action (allow, review, block).",
+            ["action"],
+            registry=registry,
+        )
+        self.label_flags = Counter(
+            f"{NS}_label_flags_total",
+            "Labels over threshold, by label and the action taken on the event.",
+            ["label", "action"],
+            registry=registry,
+        )
+        self.dead_letters = Counter(
+            f"{NS}_dead_letters_total",
+            "Events sent to the dead-letter topic, by reason.",
+            ["reason"],
+            registry=registry,
+        )
+        self.published = Counter(
+            f"{NS}_published_total",
+            "Messages acknowledged by the broker, by output topic.",
+            ["topic"],
+            registry=registry,
+        )
+        self.decided_by = Counter(
+            f"{NS}_decided_by_total",
+            "Events whose scores came from each model of the cascade (fast, accurate).",
+            ["model"],
+            registry=registry,
+        )
+        self.errors = Counter(
+            f"{NS}_errors_total",
+            "Failures by stage (classify, publish, commit); each one also restarts the batch.",
+            ["stage"],
+            registry=registry,
+        )
+        self.classify_seconds = Histogram(
+            f"{NS}_classify_duration_seconds",
+            "Time to score one batch, by model.",
+            ["model"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.batch_seconds = Histogram(
+            f"{NS}_batch_duration_seconds",
+            "Time from a batch's hand-over to its outputs being acknowledged.",
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.end_to_end_seconds = Histogram(
+            f"{NS}_end_to_end_latency_seconds",
+            "Event created_at to its decision being acknowledged by the broker.",
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.batch_size = Histogram(
+            f"{NS}_batch_size_events",
+            "Events per classified batch.",
+            buckets=BATCH_BUCKETS,
+            registry=registry,
+        )
+        self.scores = Histogram(
+            f"{NS}_score",
+            "Distribution of each label's score (watch it for drift).",
+            ["label"],
+            buckets=SCORE_BUCKETS,
+            registry=registry,
+        )
+        self.consumer_lag = Gauge(
+            f"{NS}_consumer_lag_messages",
+            "High watermark minus the next offset this worker will process, per partition.",
+            ["topic", "partition"],
+            registry=registry,
+        )
+        self.last_batch_timestamp = Gauge(
+            f"{NS}_last_batch_timestamp_seconds",
+            "Unix time the last batch finished.",
+            registry=registry,
+        )
+        # children created once: the hot path only increments
+        self._decision_children = {a: self.decisions.labels(a) for a in ACTIONS}
+        self._dlq_children = {r: self.dead_letters.labels(r) for r in DLQ_REASONS}
+        self._label_children = {
+            (lb, a): self.label_flags.labels(lb, a) for lb in labels for a in ACTIONS
+        }
+        self._score_children = [self.scores.labels(lb) for lb in labels]
+        for a in ACTIONS:
+            self._decision_children[a].inc(0)
+
+    def decision(self, action: str, count: int = 1) -> None:
+        self._decision_children[action].inc(count)
+
+    def label_flag(self, label: str, action: str, count: int = 1) -> None:
+        self._label_children[(label, action)].inc(count)
+
+    def dead_letter(self, reason: str, count: int = 1) -> None:
+        self._dlq_children[reason].inc(count)
+
+    def observe_scores(self, column: int, values: Iterable[float]) -> None:
+        observe = self._score_children[column].observe
+        for v in values:
+            observe(v)
+
+
+class LagExporterMetrics:
+    """Consumer-group lag as the brokers see it: exported even when every worker is down."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+        self.committed_offset = Gauge(
+            f"{NS}_group_committed_offset",
+            "Last committed offset of the consumer group, per partition.",
+            ["group", "topic", "partition"],
+            registry=registry,
+        )
+        self.end_offset = Gauge(
+            f"{NS}_topic_end_offset",
+            "Log end offset (high watermark) per partition.",
+            ["topic", "partition"],
+            registry=registry,
+        )
+        self.group_lag = Gauge(
+            f"{NS}_group_lag_messages",
+            "End offset minus committed offset, per partition of the group.",
+            ["group", "topic", "partition"],
+            registry=registry,
+        )
+        self.scrape_errors = Counter(
+            f"{NS}_lag_exporter_errors_total",
+            "Failed polls of the brokers by the lag exporter.",
+            registry=registry,
+        )
+        self.last_poll_timestamp = Gauge(
+            f"{NS}_lag_exporter_last_success_timestamp_seconds",
+            "Unix time of the last successful poll of the brokers.",
+            registry=registry,
+        )

@@ -1,0 +1,195 @@
+"""The one settings object: typed, frozen, built once at start-up.
+
+Sources, highest precedence first: explicit overrides (CLI flags), ``FLAGSTREAM_*`` environment
+variables, an optional TOML config file (``--config`` or ``FLAGSTREAM_CONFIG``), the defaults below.
+Business code receives a :class:`Settings`; it never reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from streams.errors import ConfigError
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+REPO_DIR = PACKAGE_DIR.parent
+DEFAULT_MODEL_PATH = REPO_DIR / "models" / "fast" / "flagstream-fast.onnx"
+DEFAULT_POLICY_PATH = PACKAGE_DIR / "policy.default.toml"
+
+_CONFIG_FILE: Path | None = None  # set only inside load_settings(), read by the TOML source
+
+
+class Settings(BaseSettings):
+    """Everything an operator can set. Environment variable: ``FLAGSTREAM_`` + the upper-case name."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="FLAGSTREAM_", frozen=True, extra="forbid", validate_default=True
+    )
+
+    # --- Kafka ---
+    bootstrap: str = Field(
+        "127.0.0.1:9092", description="Kafka bootstrap servers, comma separated host:port."
+    )
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="How the worker talks to the brokers."
+    )
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
+        None, description="SASL mechanism when security_protocol is SASL_*."
+    )
+    sasl_username: str | None = Field(None, description="SASL user name.")
+    sasl_password: SecretStr | None = Field(
+        None, description="SASL password; never logged nor exported as a metric."
+    )
+    group_id: str = Field(
+        "flagstream", description="Consumer group (and Faust app id) shared by all workers."
+    )
+    input_topic: str = Field("events", description="The firehose topic the worker consumes.")
+    flagged_topic: str = Field(
+        "events.flagged", description="Where review/block decisions are published."
+    )
+    dlq_topic: str = Field(
+        "events.dlq", description="Where undecodable or invalid events go, byte for byte."
+    )
+    auto_offset_reset: Literal["earliest", "latest"] = Field(
+        "earliest", description="Where a new consumer group starts reading."
+    )
+
+    # --- batching ---
+    batch_max: int = Field(256, ge=1, le=10_000, description="Most events classified at once.")
+    batch_within_s: float = Field(
+        0.02,
+        gt=0,
+        le=10,
+        description="Longest wait for a batch to fill, seconds: the latency paid at low load.",
+    )
+
+    # --- input limits ---
+    max_event_bytes: int = Field(
+        65_536,
+        ge=256,
+        description="Events larger than this many bytes are dead-lettered as 'oversized'.",
+    )
+    max_text_chars: int = Field(
+        1_000,
+        ge=16,
+        description="Text is truncated to this many characters before classification.",
+    )
+
+    # --- model and policy ---
+    model_path: Path = Field(DEFAULT_MODEL_PATH, description="The fast ONNX model every event meets.")
+    accurate_model_path: Path | None = Field(
+        None, description="Optional accurate ONNX model for the cascade's grey zone."
+    )
+    cascade_low: float = Field(
+        0.25, ge=0, le=1, description="Fast scores in [cascade_low, cascade_high) are re-scored."
+    )
+    cascade_high: float = Field(0.75, ge=0, le=1, description="Upper end of the cascade band.")
+    cascade_budget_ms: float = Field(
+        50.0,
+        gt=0,
+        description="Per-batch time budget for the accurate model; past it the fast score stands.",
+    )
+    onnx_threads: int = Field(
+        1, ge=1, le=64, description="onnxruntime intra-op threads per worker process."
+    )
+    policy_path: Path = Field(
+        DEFAULT_POLICY_PATH, description="TOML policy: per-label thresholds and actions."
+    )
+    include_fields: tuple[str, ...] | None = Field(
+        None,
+        description="Top-level event fields copied into flagged events; None copies the whole event.",
+    )
+
+    # --- observability ---
+    metrics_addr: str = Field(
+        "127.0.0.1:9108", description="host:port of the Prometheus /metrics endpoint."
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO")
+    data_dir: Path = Field(
+        Path(".flagstream-data"), description="Faust's local state directory for this worker."
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if _CONFIG_FILE is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=_CONFIG_FILE))
+        return tuple(sources)
+
+    @field_validator("bootstrap")
+    @classmethod
+    def _check_bootstrap(cls, value: str) -> str:
+        for server in value.split(","):
+            host, sep, port = server.strip().rpartition(":")
+            if not sep or not host or not port.isdigit():
+                raise ValueError(f"{server!r} is not host:port (e.g. 127.0.0.1:9092)")
+        return value
+
+    @field_validator("metrics_addr")
+    @classmethod
+    def _check_metrics_addr(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not port.isdigit():
+            raise ValueError(f"{value!r} is not host:port (e.g. 127.0.0.1:9108)")
+        return value
+
+    @model_validator(mode="after")
+    def _check_consistency(self) -> Settings:
+        if self.cascade_low > self.cascade_high:
+            raise ValueError(
+                f"cascade_low {self.cascade_low} is above cascade_high {self.cascade_high}"
+            )
+        if self.security_protocol.startswith("SASL") and not (
+            self.sasl_mechanism and self.sasl_username and self.sasl_password
+        ):
+            raise ValueError(
+                "security_protocol SASL_* needs sasl_mechanism, sasl_username and sasl_password"
+            )
+        return self
+
+    @property
+    def metrics_host_port(self) -> tuple[str, int]:
+        host, _, port = self.metrics_addr.rpartition(":")
+        return host, int(port)
+
+    @property
+    def kafka_url(self) -> str:
+        """The bootstrap list in Faust's ``kafka://host:port;host:port`` form."""
+        return "kafka://" + ";".join(s.strip() for s in self.bootstrap.split(","))
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build the settings once; raise :class:`ConfigError` naming each bad setting and its source."""
+    global _CONFIG_FILE  # noqa: PLW0603 - pydantic-settings sources are class-level hooks
+    path = config_file or (Path(p) if (p := os.environ.get("FLAGSTREAM_CONFIG")) else None)
+    if path is not None and not path.is_file():
+        raise ConfigError(f"config file {path} does not exist: fix --config / FLAGSTREAM_CONFIG")
+    _CONFIG_FILE = path
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        where = f"{path} or FLAGSTREAM_* environment" if path else "FLAGSTREAM_* environment"
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ConfigError(f"invalid settings (from {where} or flags): {problems}") from None
+    finally:
+        _CONFIG_FILE = None
