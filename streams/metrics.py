@@ -28,7 +28,9 @@ class WorkerMetrics:
 
     def __init__(self, registry: CollectorRegistry, labels: Sequence[str]) -> None:
         self.registry = registry
-        self.build_info = Info(f"{NS}_build", "flagstream version of this process.", registry=registry)
+        self.build_info = Info(
+            f"{NS}_build", "flagstream version of this process.", registry=registry
+        )
         self.model_info = Gauge(
             f"{NS}_model_info",
             "The model in use (value 1): name, version, sha256 of the file and its role.",

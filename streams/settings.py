@@ -86,7 +86,9 @@ class Settings(BaseSettings):
     )
 
     # --- model and policy ---
-    model_path: Path = Field(DEFAULT_MODEL_PATH, description="The fast ONNX model every event meets.")
+    model_path: Path = Field(
+        DEFAULT_MODEL_PATH, description="The fast ONNX model every event meets."
+    )
     accurate_model_path: Path | None = Field(
         None, description="Optional accurate ONNX model for the cascade's grey zone."
     )
@@ -145,7 +147,7 @@ class Settings(BaseSettings):
     @field_validator("metrics_addr")
     @classmethod
     def _check_metrics_addr(cls, value: str) -> str:
-        host, sep, port = value.rpartition(":")
+        _host, sep, port = value.rpartition(":")
         if not sep or not port.isdigit():
             raise ValueError(f"{value!r} is not host:port (e.g. 127.0.0.1:9108)")
         return value
