@@ -1,0 +1,136 @@
+"""``flagstream lag-exporter``: consumer-group lag from the brokers, on a Prometheus endpoint.
+
+Runs beside the workers (one per cluster is enough) and keeps exporting while they are all
+down. Stops on SIGTERM/SIGINT, or after ``--max-polls`` polls.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from pathlib import Path
+from types import FrameType
+
+import click
+from prometheus_client import CollectorRegistry, start_http_server
+
+from streams.errors import BrokerError, FlagstreamError
+from streams.lag import BrokerOffsets, LagGauges, admin_config
+from streams.metrics import LagExporterMetrics
+from streams.settings import load_settings
+
+log = logging.getLogger("flagstream.lag_exporter")
+
+
+def _host_port(value: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit():
+        raise click.BadParameter(f"{value!r} is not host:port (e.g. 127.0.0.1:9109)")
+    return host or "0.0.0.0", int(port)  # ":9109" means every interface
+
+
+@click.command("lag-exporter")
+@click.option(
+    "--config",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="TOML config file (else FLAGSTREAM_CONFIG); bootstrap and SASL come from it.",
+)
+@click.option(
+    "--listen",
+    default="127.0.0.1:9109",
+    show_default=True,
+    envvar="FLAGSTREAM_LAG_EXPORTER_ADDR",
+    help="host:port of this exporter's /metrics (env FLAGSTREAM_LAG_EXPORTER_ADDR).",
+)
+@click.option(
+    "--group",
+    "groups",
+    multiple=True,
+    help="Consumer group to watch; repeatable. Default: the group_id setting.",
+)
+@click.option(
+    "--topic",
+    "topics",
+    multiple=True,
+    help="Topic whose every partition is watched even before the group commits on it; "
+    "repeatable. Default: the input_topic setting.",
+)
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=1.0, max=600.0),
+    default=15.0,
+    show_default=True,
+    help="Seconds between polls of the brokers.",
+)
+@click.option(
+    "--max-polls",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Stop after this many polls (default: run until SIGTERM).",
+)
+def lag_exporter(
+    *,
+    config: Path | None,
+    listen: str,
+    groups: tuple[str, ...],
+    topics: tuple[str, ...],
+    interval: float,
+    max_polls: int | None,
+) -> None:
+    """Export committed offset, end offset and lag per partition of the consumer group."""
+    try:
+        settings = load_settings(config)
+    except FlagstreamError as exc:
+        raise click.ClickException(str(exc)) from exc
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    host, port = _host_port(listen)
+    watched_groups = list(groups) or [settings.group_id]
+    watched_topics = list(topics) or [settings.input_topic]
+
+    registry = CollectorRegistry()
+    metrics = LagExporterMetrics(registry)
+    gauges = LagGauges(metrics)
+    try:
+        server, thread = start_http_server(port, addr=host, registry=registry)
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot listen on {listen}: {exc.strerror}; pick another with --listen"
+        ) from exc
+
+    stop = threading.Event()
+
+    def _on_signal(signum: int, _frame: FrameType | None) -> None:
+        log.info("signal %s: stopping", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+
+    log.info(
+        "lag exporter on http://%s:%d/metrics: groups %s, topics %s, every %.0fs",
+        host, port, watched_groups, watched_topics, interval,
+    )  # fmt: skip
+    offsets = BrokerOffsets(admin_config(settings))
+    polls = 0
+    try:
+        while not stop.is_set() and (max_polls is None or polls < max_polls):
+            polls += 1
+            started = time.monotonic()
+            try:
+                rows = offsets.poll(watched_groups, watched_topics, settings.auto_offset_reset)
+            except BrokerError as exc:
+                metrics.scrape_errors.inc()
+                log.error("%s", exc)
+            else:
+                gauges.update(rows, time.time())
+            if max_polls is not None and polls >= max_polls:
+                break
+            stop.wait(max(0.0, interval - (time.monotonic() - started)))
+    finally:
+        offsets.close()
+        server.shutdown()
+        thread.join(timeout=5)
