@@ -28,6 +28,7 @@ class WorkerMetrics:
 
     def __init__(self, registry: CollectorRegistry, labels: Sequence[str]) -> None:
         self.registry = registry
+        self.labels = tuple(labels)
         self.build_info = Info(
             f"{NS}_build", "flagstream version of this process.", registry=registry
         )
@@ -78,7 +79,7 @@ class WorkerMetrics:
         )
         self.errors = Counter(
             f"{NS}_errors_total",
-            "Failures by stage (classify, publish, commit); each one also restarts the batch.",
+            "Failures by stage (batch: classify or publish failed and the worker exits to retry it).",
             ["stage"],
             registry=registry,
         )

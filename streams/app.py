@@ -1,0 +1,46 @@
+"""The Faust application, built from settings (nothing happens at import time)."""
+
+from __future__ import annotations
+
+import ssl
+from typing import Any
+
+import faust
+
+from streams.settings import Settings
+
+
+def faust_credentials(settings: Settings) -> Any:
+    """Faust broker credentials for the configured security protocol (None: PLAINTEXT)."""
+    if settings.security_protocol == "PLAINTEXT":
+        return None
+    if settings.security_protocol == "SSL":
+        return faust.SSLCredentials(ssl.create_default_context())
+    assert settings.sasl_password is not None  # enforced by Settings
+    ssl_context = None
+    if settings.security_protocol == "SASL_SSL":
+        ssl_context = ssl.create_default_context()
+    return faust.SASLCredentials(
+        username=settings.sasl_username,
+        password=settings.sasl_password.get_secret_value(),
+        mechanism=settings.sasl_mechanism,
+        ssl_context=ssl_context,
+    )
+
+
+def create_app(settings: Settings) -> faust.App:
+    """A Faust app for one worker process of the consumer group ``settings.group_id``."""
+    return faust.App(
+        settings.group_id,
+        broker=settings.kafka_url,
+        broker_credentials=faust_credentials(settings),
+        autodiscover=False,
+        web_enabled=False,  # metrics are served by prometheus-client on metrics_addr
+        datadir=str(settings.data_dir),
+        consumer_auto_offset_reset=settings.auto_offset_reset,
+        producer_acks=-1,  # all in-sync replicas: an acknowledged flag survives a broker loss
+        producer_linger_ms=1,
+        stream_buffer_maxsize=max(4 * settings.batch_max, 4096),
+        broker_commit_interval=1.0,
+        topic_disable_leader=True,  # no leader election topic: this app has no timers or tables
+    )

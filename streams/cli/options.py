@@ -1,0 +1,40 @@
+"""Options shared by several commands, and turning settings errors into clean exits."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from streams.errors import FlagstreamError
+from streams.settings import Settings, load_settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def config_option(func: F) -> F:
+    return click.option(
+        "--config",
+        "config_file",
+        type=click.Path(path_type=Path, dir_okay=False),
+        default=None,
+        help="TOML settings file (keys as in Settings); FLAGSTREAM_* variables override it.",
+    )(func)
+
+
+def bootstrap_option(func: F) -> F:
+    return click.option(
+        "--bootstrap",
+        default=None,
+        help="Kafka bootstrap servers host:port[,host:port]. [default: 127.0.0.1:9092]",
+    )(func)
+
+
+def settings_from_cli(config_file: Path | None, **overrides: Any) -> Settings:
+    """Settings from file, environment and flags; a bad value exits with the fix, not a traceback."""
+    try:
+        return load_settings(config_file, **overrides)
+    except FlagstreamError as exc:
+        raise click.ClickException(str(exc)) from None

@@ -1,0 +1,101 @@
+"""``flagstream tail``: watch flagged events as they arrive."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+import orjson
+from kafka import KafkaConsumer
+from kafka.errors import KafkaError
+
+from streams.cli.options import bootstrap_option, config_option, settings_from_cli
+
+ACTION_COLOURS = {"block": "red", "review": "yellow"}
+
+
+def format_flagged(payload: dict[str, Any], width: int = 100) -> str:
+    """One readable line for a flagged event."""
+    action = str(payload.get("action", "?"))
+    labels = payload.get("labels", [])
+    scores = payload.get("scores", {})
+    hits = " ".join(f"{lb}={scores.get(lb, 0):.2f}" for lb in labels)
+    event = payload.get("event", {})
+    text = str(event.get("text", "")).replace("\n", " ")
+    if len(text) > width:
+        text = text[: width - 1] + "…"
+    lang = event.get("lang", "-")
+    tag = click.style(f"{action.upper():6}", fg=ACTION_COLOURS.get(action, "white"), bold=True)
+    return f"{tag} {hits:28} {lang:5} {payload.get('event_id', '?')}  {text}"
+
+
+@click.command()
+@config_option
+@bootstrap_option
+@click.option("--topic", default=None, help="Topic to read. [default: the flagged topic]")
+@click.option(
+    "--from-beginning",
+    is_flag=True,
+    help="Start at the oldest retained message instead of new ones.",
+)
+@click.option(
+    "--count", default=0, type=click.IntRange(0), help="Stop after this many events (0: no limit)."
+)
+@click.option(
+    "--timeout",
+    default=0.0,
+    type=click.FloatRange(0),
+    help="Stop after this many seconds without a message (0: never).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the raw JSON payload, one per line.")
+def tail(
+    config_file: Path | None,
+    bootstrap: str | None,
+    topic: str | None,
+    from_beginning: bool,
+    count: int,
+    timeout: float,
+    as_json: bool,
+) -> None:
+    """Print flagged events readably as they arrive (Ctrl-C to stop)."""
+    settings = settings_from_cli(config_file, bootstrap=bootstrap)
+    source = topic or settings.flagged_topic
+    try:
+        consumer = KafkaConsumer(
+            source,
+            bootstrap_servers=settings.bootstrap.split(","),
+            group_id=None,
+            auto_offset_reset="earliest" if from_beginning else "latest",
+            enable_auto_commit=False,
+            client_id="flagstream-tail",
+        )
+    except KafkaError as exc:
+        raise click.ClickException(f"cannot reach Kafka at {settings.bootstrap}: {exc!r}") from None
+    seen = 0
+    last = time.monotonic()
+    try:
+        while not count or seen < count:
+            batch = consumer.poll(timeout_ms=500)
+            if not batch:
+                if timeout and time.monotonic() - last > timeout:
+                    break
+                continue
+            last = time.monotonic()
+            for records in batch.values():
+                for record in records:
+                    if as_json:
+                        click.echo(record.value.decode("utf-8", "replace"))
+                    else:
+                        try:
+                            click.echo(format_flagged(orjson.loads(record.value)))
+                        except orjson.JSONDecodeError:
+                            click.echo(f"(not JSON) {record.value[:120]!r}")
+                    seen += 1
+                    if count and seen >= count:
+                        break
+    except KeyboardInterrupt:
+        pass
+    finally:
+        consumer.close()

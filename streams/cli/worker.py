@@ -1,0 +1,115 @@
+"""``flagstream worker``: the moderation service."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import click
+from faust.worker import Worker
+from prometheus_client import CollectorRegistry, start_http_server
+
+from streams import __version__
+from streams.agents import BatchHandler, register_agent
+from streams.app import create_app
+from streams.cli.options import bootstrap_option, config_option, settings_from_cli
+from streams.errors import FlagstreamError
+from streams.metrics import WorkerMetrics
+from streams.pipeline import Pipeline
+
+log = logging.getLogger("streams.worker")
+
+
+@click.command()
+@config_option
+@bootstrap_option
+@click.option(
+    "--group-id", default=None, help="Consumer group shared by all workers. [default: flagstream]"
+)
+@click.option(
+    "--metrics-addr", default=None, help="host:port for /metrics. [default: 127.0.0.1:9108]"
+)
+@click.option(
+    "--model",
+    "model_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Fast ONNX model file.",
+)
+@click.option(
+    "--policy",
+    "policy_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Policy TOML file.",
+)
+def worker(
+    config_file: Path | None,
+    bootstrap: str | None,
+    group_id: str | None,
+    metrics_addr: str | None,
+    model_path: Path | None,
+    policy_path: Path | None,
+) -> None:
+    """Consume the input topic, classify every event, publish flagged events and dead letters.
+
+    Start one process per core; workers sharing a group id split the partitions. All settings
+    can also come from FLAGSTREAM_* environment variables or --config (see docs/configuration.md).
+    SIGTERM finishes the batch in hand, commits and exits.
+    """
+    settings = settings_from_cli(
+        config_file,
+        bootstrap=bootstrap,
+        group_id=group_id,
+        metrics_addr=metrics_addr,
+        model_path=model_path,
+        policy_path=policy_path,
+    )
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        pipeline = Pipeline.from_settings(settings)
+    except FlagstreamError as exc:
+        raise click.ClickException(str(exc)) from None
+
+    registry = CollectorRegistry()
+    metrics = WorkerMetrics(registry, pipeline.labels)
+    metrics.build_info.info({"version": __version__})
+    for role, model in (
+        ("fast", pipeline.classifier.fast),
+        ("accurate", pipeline.classifier.accurate),
+    ):
+        if model is not None:
+            metrics.model_info.labels(role, model.name, model.version, model.sha256).set(1)
+    metrics.policy_info.labels(pipeline.policy.version).set(1)
+    host, port = settings.metrics_host_port
+    try:
+        start_http_server(port, addr=host, registry=registry)
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot serve metrics on {settings.metrics_addr} ({exc.strerror}); "
+            "choose a free address with --metrics-addr or FLAGSTREAM_METRICS_ADDR"
+        ) from None
+
+    app = create_app(settings)
+    handler = BatchHandler(app, pipeline, metrics)
+    register_agent(app, settings, handler)
+    log.info(
+        "flagstream %s: %s -> %s / %s, group %s, model %s %s, policy %s, metrics http://%s/metrics",
+        __version__,
+        settings.input_topic,
+        settings.flagged_topic,
+        settings.dlq_topic,
+        settings.group_id,
+        pipeline.classifier.fast.name,
+        pipeline.classifier.fast.version,
+        pipeline.policy.version,
+        settings.metrics_addr,
+    )
+    try:
+        Worker(
+            app, loglevel=settings.log_level, quiet=True, redirect_stdouts=False
+        ).execute_from_commandline()
+    finally:
+        handler.close()
