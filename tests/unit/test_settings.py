@@ -14,13 +14,21 @@ def test_defaults() -> None:
     settings = load_settings()
     assert settings.bootstrap == "127.0.0.1:9092"
     assert settings.metrics_addr == "127.0.0.1:9108"
-    assert (settings.input_topic, settings.flagged_topic, settings.dlq_topic) == ("events", "events.flagged", "events.dlq")
+    assert (settings.input_topic, settings.flagged_topic, settings.dlq_topic) == (
+        "events",
+        "events.flagged",
+        "events.dlq",
+    )
     assert settings.kafka_url == "kafka://127.0.0.1:9092"
 
 
-def test_precedence_flag_over_env_over_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_precedence_flag_over_env_over_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     config = tmp_path / "flagstream.toml"
-    config.write_text('group_id = "from-file"\nbatch_max = 64\ninput_topic = "file-topic"\n', encoding="utf-8")
+    config.write_text(
+        'group_id = "from-file"\nbatch_max = 64\ninput_topic = "file-topic"\n', encoding="utf-8"
+    )
     monkeypatch.setenv("FLAGSTREAM_GROUP_ID", "from-env")
     settings = load_settings(config, input_topic="flag-topic")
     assert settings.group_id == "from-env"
@@ -85,3 +93,9 @@ def test_settings_are_frozen() -> None:
     settings = Settings()
     with pytest.raises(ValueError, match="frozen"):
         settings.batch_max = 3  # type: ignore[misc]
+
+
+def test_every_setting_is_documented(repo_root: Path) -> None:
+    doc = (repo_root / "docs" / "configuration.md").read_text(encoding="utf-8")
+    missing = [name for name in Settings.model_fields if f"`FLAGSTREAM_{name.upper()}`" not in doc]
+    assert not missing, f"add these settings to docs/configuration.md: {missing}"

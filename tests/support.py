@@ -1,0 +1,156 @@
+"""Helpers shared by the integration and end-to-end tests: a worker process, metrics, topic reads."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from kafka import KafkaConsumer, TopicPartition
+from kafka.consumer.fetcher import ConsumerRecord
+
+REPO = Path(__file__).resolve().parents[1]
+FLAGSTREAM = [sys.executable, "-m", "streams.cli"]
+
+_SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)$")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def scrape(url: str) -> dict[str, float]:
+    """Prometheus text exposition → {'name{labels}': value} (label order as exported)."""
+    with urllib.request.urlopen(url, timeout=5) as response:
+        text = response.read().decode()
+    samples: dict[str, float] = {}
+    for line in text.splitlines():
+        match = _SAMPLE.match(line)
+        if match:
+            samples[match.group(1) + (match.group(2) or "")] = float(match.group(3))
+    return samples
+
+
+def metric_sum(samples: Mapping[str, float], name: str, **labels: str) -> float:
+    """Sum of a metric's samples whose labels include ``labels``."""
+    total = 0.0
+    for key, value in samples.items():
+        base, _, rest = key.partition("{")
+        if base != name:
+            continue
+        if all(f'{k}="{v}"' in rest for k, v in labels.items()):
+            total += value
+    return total
+
+
+def wait_until(
+    predicate: Callable[[], bool], timeout: float, what: str, interval: float = 0.5
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+@dataclass
+class WorkerProcess:
+    process: subprocess.Popen[bytes]
+    metrics_url: str
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def metrics(self) -> dict[str, float]:
+        return scrape(self.metrics_url)
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self, timeout: float = 60) -> int:
+        """SIGTERM and wait: returns the exit code."""
+        if self.alive():
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(10)
+            raise AssertionError(
+                f"worker ignored SIGTERM for {timeout}s; log:\n{self.log()[-3000:]}"
+            ) from None
+
+
+def start_worker(env: Mapping[str, str], workdir: Path, name: str = "worker") -> WorkerProcess:
+    """Run ``flagstream worker`` as a subprocess and wait until it serves metrics."""
+    port = free_port()
+    full_env = {
+        **os.environ,
+        "FLAGSTREAM_METRICS_ADDR": f"127.0.0.1:{port}",
+        "FLAGSTREAM_DATA_DIR": str(workdir / f"{name}-data"),
+        "PYTHONUNBUFFERED": "1",
+        **env,
+    }
+    log_path = workdir / f"{name}.log"
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            [*FLAGSTREAM, "worker"],
+            env=full_env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
+        )
+    worker = WorkerProcess(process, f"http://127.0.0.1:{port}/metrics", log_path)
+
+    def serving() -> bool:
+        if not worker.alive():
+            raise AssertionError(
+                f"worker exited with {process.returncode}:\n{worker.log()[-3000:]}"
+            )
+        try:
+            worker.metrics()
+        except OSError:
+            return False
+        return True
+
+    wait_until(serving, 90, "the worker's metrics endpoint")
+    return worker
+
+
+def read_topic(bootstrap: str, topic: str, timeout: float = 60) -> list[ConsumerRecord]:
+    """Every record in a topic, up to the end offsets at the time of the call."""
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+    try:
+        partitions = [
+            TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())
+        ]
+        consumer.assign(partitions)
+        consumer.seek_to_beginning(*partitions)
+        end = consumer.end_offsets(partitions)
+        records: list[ConsumerRecord] = []
+        deadline = time.monotonic() + timeout
+        while any(consumer.position(tp) < end[tp] for tp in partitions):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"reading {topic} timed out with {len(records)} records")
+            for batch in consumer.poll(timeout_ms=500, max_records=5000).values():
+                records.extend(batch)
+        return records
+    finally:
+        consumer.close()
