@@ -90,6 +90,7 @@ class BrokerOffsets:
     def __init__(self, config: Mapping[str, Any]) -> None:
         self._config = dict(config)
         self._admin: KafkaAdminClient | None = None
+        self._missing: set[str] = set()  # topics already reported missing
 
     def _client(self) -> KafkaAdminClient:
         if self._admin is None:
@@ -138,16 +139,21 @@ class BrokerOffsets:
             rows.extend(compute_lag(g, end, committed.get(g, {}), start, offset_reset))
         return rows
 
-    @staticmethod
-    def _partitions(admin: KafkaAdminClient, topics: list[str]) -> list[TopicPartition]:
+    def _partitions(self, admin: KafkaAdminClient, topics: list[str]) -> list[TopicPartition]:
         if not topics:
             return []
         found: list[TopicPartition] = []
         for meta in admin.describe_topics(topics):
             if meta["error_code"] != 0:
                 # a topic not created yet has no lag to show; the others still do
-                log.warning("topic %s: metadata error code %s", meta["name"], meta["error_code"])
+                if meta["name"] not in self._missing:
+                    self._missing.add(meta["name"])
+                    log.warning(
+                        "topic %s: not readable (error code %s); no lag exported for it",
+                        meta["name"], meta["error_code"],
+                    )  # fmt: skip
                 continue
+            self._missing.discard(meta["name"])
             found.extend(
                 TopicPartition(meta["name"], p["partition_index"]) for p in meta["partitions"]
             )

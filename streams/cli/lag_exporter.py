@@ -16,10 +16,10 @@ from types import FrameType
 import click
 from prometheus_client import CollectorRegistry, start_http_server
 
-from streams.errors import BrokerError, FlagstreamError
+from streams.cli.options import bootstrap_option, config_option, settings_from_cli
+from streams.errors import BrokerError
 from streams.lag import BrokerOffsets, LagGauges, admin_config
 from streams.metrics import LagExporterMetrics
-from streams.settings import load_settings
 
 log = logging.getLogger("flagstream.lag_exporter")
 
@@ -32,11 +32,8 @@ def _host_port(value: str) -> tuple[str, int]:
 
 
 @click.command("lag-exporter")
-@click.option(
-    "--config",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="TOML config file (else FLAGSTREAM_CONFIG); bootstrap and SASL come from it.",
-)
+@config_option
+@bootstrap_option
 @click.option(
     "--listen",
     default="127.0.0.1:9109",
@@ -72,7 +69,8 @@ def _host_port(value: str) -> tuple[str, int]:
 )
 def lag_exporter(
     *,
-    config: Path | None,
+    config_file: Path | None,
+    bootstrap: str | None,
     listen: str,
     groups: tuple[str, ...],
     topics: tuple[str, ...],
@@ -80,13 +78,12 @@ def lag_exporter(
     max_polls: int | None,
 ) -> None:
     """Export committed offset, end offset and lag per partition of the consumer group."""
-    try:
-        settings = load_settings(config)
-    except FlagstreamError as exc:
-        raise click.ClickException(str(exc)) from exc
+    settings = settings_from_cli(config_file, bootstrap=bootstrap)
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # kafka-python logs every connection at INFO: keep the exporter's log about lag
+    logging.getLogger("kafka").setLevel(max(logging.WARNING, logging.getLogger().level))
     host, port = _host_port(listen)
     watched_groups = list(groups) or [settings.group_id]
     watched_topics = list(topics) or [settings.input_topic]
