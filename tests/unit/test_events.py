@@ -6,7 +6,16 @@ import jsonschema
 import orjson
 import pytest
 
-from streams.events import INVALID_JSON, INVALID_UTF8, OVERSIZED, SCHEMA, Decoder, Event, Rejected, load_schema
+from streams.events import (
+    INVALID_JSON,
+    INVALID_UTF8,
+    OVERSIZED,
+    SCHEMA,
+    Decoder,
+    Event,
+    Rejected,
+    load_schema,
+)
 
 VALID = {
     "event_id": "e1",
@@ -80,7 +89,14 @@ def test_decoder_agrees_with_the_reference_validator() -> None:
     jsonschema.Draft7Validator.check_schema(schema)
     validator = jsonschema.Draft7Validator(schema, format_checker=jsonschema.FormatChecker())
     decoder = Decoder(65536)
-    cases = [encode(), encode(lang=...), encode(text=5), encode(author={}), encode(source=...), encode(type="comment")]
+    cases = [
+        encode(),
+        encode(lang=...),
+        encode(text=5),
+        encode(author={}),
+        encode(source=...),
+        encode(type="comment"),
+    ]
     for raw in cases:
         reference_ok = validator.is_valid(orjson.loads(raw))
         assert isinstance(decoder.decode(raw), Event) == reference_ok, raw

@@ -17,7 +17,10 @@ MODEL_THRESHOLDS = {"spam": 0.5, "scam": 0.4, "toxic": 0.6, "hate": 0.7}
 
 def test_actions_take_the_strongest_label() -> None:
     policy = parse_policy(
-        {"version": "t1", "labels": {"spam": {"block": 0.9}, "hate": {"review": 0.3, "block": 0.8}}},
+        {
+            "version": "t1",
+            "labels": {"spam": {"block": 0.9}, "hate": {"review": 0.3, "block": 0.8}},
+        },
         LABELS,
         MODEL_THRESHOLDS,
     )
@@ -40,7 +43,9 @@ def test_actions_take_the_strongest_label() -> None:
 
 
 def test_disabled_label_never_flags() -> None:
-    policy = parse_policy({"version": "t", "labels": {"toxic": {"enabled": False}}}, LABELS, MODEL_THRESHOLDS)
+    policy = parse_policy(
+        {"version": "t", "labels": {"toxic": {"enabled": False}}}, LABELS, MODEL_THRESHOLDS
+    )
     decisions = policy.decide(np.array([[0, 0, 1.0, 0]], dtype=np.float32))
     assert decisions.actions.tolist() == [ALLOW]
     assert policy.thresholds("toxic") == {"review": None, "block": None}
@@ -50,11 +55,23 @@ def test_disabled_label_never_flags() -> None:
     ("doc", "message"),
     [
         ({"labels": {}}, "'version' must be a non-empty string"),
-        ({"version": "v", "labels": {"hate": {"review": 1.7}}}, "'labels.hate.review' threshold 1.7 is outside 0..1"),
-        ({"version": "v", "labels": {"violence": {"review": 0.5}}}, "label 'violence' is not one the model produces"),
+        (
+            {"version": "v", "labels": {"hate": {"review": 1.7}}},
+            "'labels.hate.review' threshold 1.7 is outside 0..1",
+        ),
+        (
+            {"version": "v", "labels": {"violence": {"review": 0.5}}},
+            "label 'violence' is not one the model produces",
+        ),
         ({"version": "v", "labels": {"spam": {"reveiw": 0.5}}}, "unknown key(s) ['reveiw']"),
-        ({"version": "v", "labels": {"spam": {"review": 0.9, "block": 0.5}}}, "block threshold 0.5 is below its review threshold 0.9"),
-        ({"version": "v", "labels": {"spam": {"review": "high"}}}, "must be a number in 0..1 or \"model\""),
+        (
+            {"version": "v", "labels": {"spam": {"review": 0.9, "block": 0.5}}},
+            "block threshold 0.5 is below its review threshold 0.9",
+        ),
+        (
+            {"version": "v", "labels": {"spam": {"review": "high"}}},
+            'must be a number in 0..1 or "model"',
+        ),
         ({"version": "v", "labels": {"spam": {"enabled": "yes"}}}, "must be true or false"),
         ({"version": "v", "actions": {}}, "unknown key(s) ['actions']"),
     ],
@@ -67,7 +84,9 @@ def test_invalid_policies_name_the_key_and_fix(doc: dict[str, object], message: 
 
 def test_policy_file_errors_name_the_file(tmp_path: Path) -> None:
     missing = tmp_path / "nope.toml"
-    with pytest.raises(PolicyError, match=f"{missing}: policy file not found; set FLAGSTREAM_POLICY_PATH"):
+    with pytest.raises(
+        PolicyError, match=f"{missing}: policy file not found; set FLAGSTREAM_POLICY_PATH"
+    ):
         load_policy(missing, LABELS, MODEL_THRESHOLDS)
     broken = tmp_path / "broken.toml"
     broken.write_text("version = \n", encoding="utf-8")
