@@ -1,0 +1,142 @@
+"""The harness's own Kafka plumbing, on librdkafka (confluent-kafka) so that it costs the
+contenders as little CPU as possible: topics, committed offsets, and scanning output topics."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from bench.errors import BenchError
+
+# Output topics stamp the broker's append time: throughput is read from outside every contender
+# from the first and last output record, whatever client each contender produces with.
+OUTPUT_TOPIC_CONFIG = {"message.timestamp.type": "LogAppendTime"}
+
+
+def admin(bootstrap: str) -> AdminClient:
+    return AdminClient({"bootstrap.servers": bootstrap})
+
+
+def check_broker(bootstrap: str, timeout_s: float = 10.0) -> None:
+    """Raise :class:`BenchError` with the fix if no broker answers at ``bootstrap``."""
+    try:
+        admin(bootstrap).list_topics(timeout=timeout_s)
+    except KafkaException as exc:
+        raise BenchError(
+            f"no Kafka broker at {bootstrap} ({exc}): start one with `deploy/local/kafka up` "
+            "or pass --bootstrap"
+        ) from None
+
+
+def topic_exists(bootstrap: str, topic: str) -> bool:
+    return topic in admin(bootstrap).list_topics(timeout=10).topics
+
+
+def create_topics(
+    bootstrap: str, names: list[str], partitions: int, config: dict[str, str] | None = None
+) -> None:
+    """Create the topics (single broker: replication 1) and wait until each exists."""
+    client = admin(bootstrap)
+    futures = client.create_topics(
+        [
+            NewTopic(n, num_partitions=partitions, replication_factor=1, config=config or {})
+            for n in names
+        ],
+        operation_timeout=30,
+    )
+    for name, fut in futures.items():
+        try:
+            fut.result(timeout=60)
+        except KafkaException as exc:
+            if "TOPIC_ALREADY_EXISTS" not in str(exc):
+                raise BenchError(f"cannot create topic {name}: {exc}") from None
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        md = client.list_topics(timeout=10).topics
+        if all(n in md and len(md[n].partitions) == partitions for n in names):
+            return
+        time.sleep(0.2)
+    raise BenchError(f"topics {names} were not visible 30 s after creation")
+
+
+def delete_topics(bootstrap: str, names: list[str]) -> None:
+    if not names:
+        return
+    client = admin(bootstrap)  # keep a reference: the futures die with their client
+    for fut in client.delete_topics(names, operation_timeout=30).values():
+        # deleting is housekeeping: a topic left over is harmless
+        with contextlib.suppress(KafkaException, TimeoutError):
+            fut.result(timeout=60)
+
+
+def _consumer(bootstrap: str, group: str | None = None, **extra: Any) -> Consumer:
+    conf: dict[str, Any] = {
+        "bootstrap.servers": bootstrap,
+        "group.id": group or "flagstream-bench-reader",
+        "enable.auto.commit": False,
+        "enable.partition.eof": False,
+        "auto.offset.reset": "earliest",
+    }
+    conf.update(extra)
+    return Consumer(conf)
+
+
+def end_offsets(bootstrap: str, topic: str, partitions: int) -> list[int]:
+    c = _consumer(bootstrap)
+    try:
+        return [
+            c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+            for p in range(partitions)
+        ]
+    finally:
+        c.close()
+
+
+def committed_total(bootstrap: str, group: str, topic: str, partitions: int) -> int:
+    """Sum over partitions of the group's committed offsets (0 where it has none yet)."""
+    c = _consumer(bootstrap, group)
+    try:
+        tps = c.committed([TopicPartition(topic, p) for p in range(partitions)], timeout=10)
+        return sum(max(tp.offset, 0) for tp in tps)
+    finally:
+        c.close()
+
+
+@dataclass(slots=True)
+class TopicScan:
+    """What a topic holds: record count and first/last broker timestamps (ms)."""
+
+    count: int
+    first_ts_ms: int | None
+    last_ts_ms: int | None
+
+
+def scan_topic(bootstrap: str, topic: str, partitions: int, timeout_s: float = 120.0) -> TopicScan:
+    """Read a whole topic once, counting records and tracking their min/max timestamps."""
+    ends = end_offsets(bootstrap, topic, partitions)
+    total = sum(ends)
+    if total == 0:
+        return TopicScan(0, None, None)
+    c = _consumer(bootstrap, None, **{"fetch.max.bytes": 52_428_800})
+    c.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
+    seen, lo, hi = 0, None, None
+    deadline = time.monotonic() + timeout_s
+    try:
+        while seen < total and time.monotonic() < deadline:
+            for msg in c.consume(num_messages=10_000, timeout=1.0):
+                if msg.error():
+                    continue
+                seen += 1
+                ts = msg.timestamp()[1]
+                lo = ts if lo is None or ts < lo else lo
+                hi = ts if hi is None or ts > hi else hi
+    finally:
+        c.close()
+    if seen < total:
+        raise BenchError(f"read {seen} of {total} records of {topic} in {timeout_s:.0f} s")
+    return TopicScan(seen, lo, hi)

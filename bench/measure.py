@@ -1,0 +1,361 @@
+"""The two measurements, both taken from outside the contender.
+
+Drain: the contender consumes the preloaded topic from the start. Throughput is N divided by the
+time between the first and the last record it wrote (broker append times on its output topics);
+CPU seconds are the process tree's over that same window; peak RSS is the kernel's VmHWM (or the
+highest 100 ms sample). Completion is the group's committed offsets reaching N.
+
+Latency: a fresh input topic per offered load. A librdkafka producer stamps ``created_at`` and the
+send time of each event and paces sends to the offered rate; a librdkafka consumer on the flagged
+topic notes when each flagged event becomes readable. Latency = readable − sent, flagged events
+only (the only output a moderator waits for), measured after a warm-up that proves the contender
+is consuming (a malformed probe came back through the dead-letter topic).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from confluent_kafka import Consumer, Producer, TopicPartition
+
+from bench import kafka
+from bench.config import BenchConfig
+from bench.contenders import CONTENDERS
+from bench.contenders.common import MAX_SECONDS_ENV
+from bench.errors import BenchError
+from bench.process import WatchedProcess
+from bench.workload import MALFORMED, Workload
+
+POLL_S = 0.5
+MEASURE_PREFIX = "m"
+WARM_PREFIX = "w"
+PROBE_KEY = b"probe"
+
+
+@dataclass(slots=True)
+class DrainResult:
+    events: int
+    seconds: float
+    throughput_eps: float
+    cpu_seconds: float
+    cpu_s_per_1k: float
+    peak_rss_mb: float
+    committed: int
+    flagged: int
+    dead_lettered: int
+    expected_dead_letters: int
+    startup_s: float
+    exit_code: int | None
+
+
+@dataclass(slots=True)
+class LatencyResult:
+    offered_eps: int
+    sent: int
+    achieved_eps: float
+    samples: int
+    p50: float | None
+    p95: float | None
+    p99: float | None
+    max_ms: float | None
+    complete: bool  # every event of the window was committed within settle_timeout_s
+    cpu_s_per_1k: float
+    peak_rss_mb: float
+    exit_code: int | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def contender_env(
+    cfg: BenchConfig, input_topic: str, flagged: str, dlq: str, group: str, max_seconds: float
+) -> dict[str, str]:
+    """The contender's settings, the way the worker reads them: ``FLAGSTREAM_*``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLAGSTREAM_")}
+    data_dir = cfg.run_dir / "data" / group
+    data_dir.mkdir(parents=True, exist_ok=True)
+    env.update(
+        {
+            "FLAGSTREAM_BOOTSTRAP": cfg.bootstrap,
+            "FLAGSTREAM_INPUT_TOPIC": input_topic,
+            "FLAGSTREAM_FLAGGED_TOPIC": flagged,
+            "FLAGSTREAM_DLQ_TOPIC": dlq,
+            "FLAGSTREAM_GROUP_ID": group,
+            "FLAGSTREAM_AUTO_OFFSET_RESET": "earliest",
+            "FLAGSTREAM_METRICS_ADDR": f"127.0.0.1:{_free_port()}",
+            "FLAGSTREAM_DATA_DIR": str(data_dir),
+            "FLAGSTREAM_LOG_LEVEL": "WARNING",
+            MAX_SECONDS_ENV: str(int(max_seconds)),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    return env
+
+
+def _topics(cfg: BenchConfig, name: str, phase: str) -> tuple[str, str, str]:
+    base = f"bench.{cfg.run_id}.{name}.{phase}"
+    return f"{base}.in", f"{base}.flagged", f"{base}.dlq"
+
+
+def drain(cfg: BenchConfig, name: str, input_topic: str, n: int, malformed: int) -> DrainResult:
+    """Run one contender over the whole preloaded topic; raises BenchError if it cannot finish."""
+    _, flagged, dlq = _topics(cfg, name, "drain")
+    kafka.create_topics(cfg.bootstrap, [flagged, dlq], cfg.partitions, kafka.OUTPUT_TOPIC_CONFIG)
+    group = f"bench-{cfg.run_id}-{name}-drain"
+    env = contender_env(cfg, input_topic, flagged, dlq, group, cfg.drain_timeout_s + 120)
+    proc = WatchedProcess(CONTENDERS[name].argv, env, cfg.run_dir / f"{name}-drain.log")
+    started = time.time()
+    proc.start()
+    committed = 0
+    deadline = time.monotonic() + cfg.drain_timeout_s
+    try:
+        while time.monotonic() < deadline:
+            time.sleep(POLL_S)
+            if not proc.alive():
+                raise BenchError(
+                    f"{name} exited with {proc.stop()} during the drain; log {proc.log_path}:\n"
+                    + proc.log_tail()
+                )
+            committed = kafka.committed_total(cfg.bootstrap, group, input_topic, cfg.partitions)
+            if committed >= n:
+                break
+        else:
+            raise BenchError(
+                f"{name} committed {committed} of {n} events in {cfg.drain_timeout_s:.0f} s: "
+                "raise --drain-timeout or lower --events"
+            )
+        time.sleep(1.0)  # commits follow acknowledgements; let the last outputs land
+        exit_code = proc.stop()
+    finally:
+        if proc.alive():
+            proc.stop()
+    out_f = kafka.scan_topic(cfg.bootstrap, flagged, cfg.partitions)
+    out_d = kafka.scan_topic(cfg.bootstrap, dlq, cfg.partitions)
+    firsts = [t for t in (out_f.first_ts_ms, out_d.first_ts_ms) if t is not None]
+    lasts = [t for t in (out_f.last_ts_ms, out_d.last_ts_ms) if t is not None]
+    if not firsts or not lasts:
+        raise BenchError(f"{name} wrote no output at all for {n} events; log {proc.log_path}")
+    t_first, t_last = min(firsts) / 1000, max(lasts) / 1000
+    window = max(t_last - t_first, 1e-3)
+    cpu = proc.cpu_at(t_last) - proc.cpu_at(t_first)
+    if not cfg.keep_topics:
+        kafka.delete_topics(cfg.bootstrap, [flagged, dlq])
+    return DrainResult(
+        events=n,
+        seconds=round(window, 3),
+        throughput_eps=round(n / window, 1),
+        cpu_seconds=round(cpu, 3),
+        cpu_s_per_1k=round(cpu / n * 1000, 4),
+        peak_rss_mb=round(proc.peak_rss_bytes / 2**20, 1),
+        committed=committed,
+        flagged=out_f.count,
+        dead_lettered=out_d.count,
+        expected_dead_letters=malformed,
+        startup_s=round(t_first - started, 2),
+        exit_code=exit_code,
+    )
+
+
+class _Reader(threading.Thread):
+    """Notes the wall time at which each output record became readable, by key."""
+
+    def __init__(self, bootstrap: str, topics: list[str], partitions: int) -> None:
+        super().__init__(name="bench-latency-reader", daemon=True)
+        self._consumer = Consumer(
+            {
+                "bootstrap.servers": bootstrap,
+                "group.id": "flagstream-bench-latency-reader",
+                "enable.auto.commit": False,
+                "fetch.wait.max.ms": 5,
+                "fetch.min.bytes": 1,
+            }
+        )
+        self._consumer.assign([TopicPartition(t, p, 0) for t in topics for p in range(partitions)])
+        self.seen: list[tuple[str, bytes, float]] = []
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        # poll() returns as soon as one record is there; consume(timeout=0) then takes what else
+        # arrived with it (consume with a timeout would wait for the whole batch or the timeout)
+        poll, consume, now, seen = self._consumer.poll, self._consumer.consume, time.time, self.seen
+        while not self._halt.is_set():
+            first = poll(0.05)
+            if first is None:
+                continue
+            at = now()
+            for m in (first, *consume(num_messages=1000, timeout=0)):
+                if not m.error():
+                    seen.append((m.topic(), m.key() or b"", at))
+
+    def close(self) -> None:
+        self._halt.set()
+        self.join(5)
+        self._consumer.close()
+
+
+def _produce(producer: Producer, topic: str, key: bytes, value: bytes) -> None:
+    for _attempt in range(1000):  # the local queue drains in milliseconds
+        try:
+            producer.produce(topic, value, key)
+            return
+        except BufferError:
+            producer.poll(0.01)
+    raise BenchError("the load producer's queue stayed full for 10 s")
+
+
+def latency(cfg: BenchConfig, name: str, rate: int, workload: Workload) -> LatencyResult:
+    """Offer ``rate`` events/s for ``cfg.latency_seconds`` to a freshly started contender."""
+    live, flagged, dlq = _topics(cfg, name, f"r{rate}")
+    kafka.create_topics(cfg.bootstrap, [live], cfg.partitions)
+    kafka.create_topics(cfg.bootstrap, [flagged, dlq], cfg.partitions, kafka.OUTPUT_TOPIC_CONFIG)
+    group = f"bench-{cfg.run_id}-{name}-r{rate}"
+    budget = cfg.startup_timeout_s + cfg.latency_seconds + cfg.settle_timeout_s + 120
+    env = contender_env(cfg, live, flagged, dlq, group, budget)
+    proc = WatchedProcess(CONTENDERS[name].argv, env, cfg.run_dir / f"{name}-r{rate}.log")
+    reader = _Reader(cfg.bootstrap, [flagged, dlq], cfg.partitions)
+    producer = Producer(
+        {
+            "bootstrap.servers": cfg.bootstrap,
+            "linger.ms": 0,
+            "acks": "all",
+            "compression.type": "none",
+        }
+    )
+    reader.start()
+    proc.start()
+    notes: list[str] = []
+    produced = 0
+    try:
+        produced += _warm_up(cfg, name, proc, producer, reader, live, workload)
+        sent_at, t_start, t_end = _offer(producer, live, workload, rate, cfg.latency_seconds)
+        produced += len(sent_at)
+        producer.flush(30)
+        cpu_window = proc.cpu_at(t_end) - proc.cpu_at(t_start)
+        complete = _settle(cfg, proc, group, live, produced)
+        if not complete:
+            notes.append(
+                f"backlog not cleared {cfg.settle_timeout_s:.0f} s after the window: percentiles "
+                "are over the flagged events that came out, a lower bound"
+            )
+        time.sleep(0.5)
+    finally:
+        exit_code = proc.stop()
+        reader.close()
+    window = t_end - t_start
+    lat_ms = []
+    prefix = f"{MEASURE_PREFIX}-".encode()
+    for topic, key, at in reader.seen:
+        if topic == flagged and key.startswith(prefix):
+            i = int(key[len(prefix) :])
+            lat_ms.append((at - sent_at[i]) * 1000)
+    arr = np.asarray(lat_ms)
+    pct = [round(float(x), 2) for x in np.percentile(arr, [50, 95, 99])] if len(arr) else [None] * 3
+    if len(arr) < 100:
+        notes.append(f"only {len(arr)} flagged samples: percentiles are rough")
+    if not cfg.keep_topics:
+        kafka.delete_topics(cfg.bootstrap, [live, flagged, dlq])
+    return LatencyResult(
+        offered_eps=rate,
+        sent=len(sent_at),
+        achieved_eps=round(len(sent_at) / window, 1),
+        samples=len(arr),
+        p50=pct[0],
+        p95=pct[1],
+        p99=pct[2],
+        max_ms=round(float(arr.max()), 2) if len(arr) else None,
+        complete=complete,
+        cpu_s_per_1k=round(cpu_window / max(len(sent_at), 1) * 1000, 4),
+        peak_rss_mb=round(proc.peak_rss_bytes / 2**20, 1),
+        exit_code=exit_code,
+        notes=notes,
+    )
+
+
+def _warm_up(
+    cfg: BenchConfig,
+    name: str,
+    proc: WatchedProcess,
+    producer: Producer,
+    reader: _Reader,
+    live: str,
+    workload: Workload,
+) -> int:
+    """Send a little traffic until a malformed probe comes back dead-lettered; returns how many."""
+    probe = next(it.raw for it in workload.pool if it.kind == MALFORMED)
+    deadline = time.monotonic() + cfg.startup_timeout_s
+    sent = 0
+    while time.monotonic() < deadline:
+        if not proc.alive():
+            raise BenchError(
+                f"{name} exited with {proc.stop()} while starting; log {proc.log_path}:\n"
+                + proc.log_tail()
+            )
+        _produce(producer, live, PROBE_KEY, probe)
+        for _ in range(20):
+            key, value, _kind = workload.event(sent, WARM_PREFIX, time.time())
+            _produce(producer, live, key, value)
+            sent += 1
+        producer.flush(10)
+        sent += 1
+        if any(key == PROBE_KEY for _t, key, _at in reader.seen):
+            time.sleep(1.0)  # let the warm-up traffic clear
+            return sent
+        time.sleep(0.2)
+    raise BenchError(
+        f"{name} did not dead-letter a probe within {cfg.startup_timeout_s:.0f} s of starting; "
+        f"log {proc.log_path}:\n" + proc.log_tail()
+    )
+
+
+def _offer(
+    producer: Producer, topic: str, workload: Workload, rate: int, seconds: float
+) -> tuple[list[float], float, float]:
+    """Send ``rate`` events/s for ``seconds``; returns each event's send time and the window."""
+    total = int(rate * seconds)
+    sent_at: list[float] = []
+    append, now, mono = sent_at.append, time.time, time.monotonic
+    event, produce, poll = workload.event, producer.produce, producer.poll
+    start = mono()
+    t_start = now()
+    hard_stop = start + seconds * 3 + 5  # a starved producer gives up rather than run on
+    i = 0
+    while i < total and mono() < hard_stop:
+        due = min(total, int((mono() - start) * rate) + 1)
+        while i < due:
+            ts = now()
+            key, value, _kind = event(i, MEASURE_PREFIX, ts)
+            try:
+                produce(topic, value, key)
+            except BufferError:
+                poll(0.005)
+                continue
+            append(ts)
+            i += 1
+        poll(0)
+        time.sleep(0.0005)
+    return sent_at, t_start, now()
+
+
+def _settle(cfg: BenchConfig, proc: WatchedProcess, group: str, live: str, produced: int) -> bool:
+    """Wait until the contender committed everything offered; False if it could not in time."""
+    deadline = time.monotonic() + cfg.settle_timeout_s
+    while time.monotonic() < deadline and proc.alive():
+        if kafka.committed_total(cfg.bootstrap, group, live, cfg.partitions) >= produced:
+            return True
+        time.sleep(POLL_S)
+    return False
+
+
+def as_dict(result: Any) -> dict[str, Any]:
+    return {k: getattr(result, k) for k in result.__slots__}

@@ -1,0 +1,117 @@
+"""One benchmark run: preload, drain every contender, offer every load to every contender,
+then hand the figures to ``report``. Contenders run one at a time (2 cores: side by side they
+would measure each other)."""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+from collections.abc import Callable
+from typing import Any
+
+from bench import kafka, measure
+from bench.config import BenchConfig
+from bench.errors import BenchError
+from bench.preload import preload
+from bench.workload import Workload
+
+Say = Callable[[str], None]
+
+
+def machine() -> dict[str, Any]:
+    import onnxruntime  # noqa: PLC0415 - only for its version
+
+    cpu_model = "unknown"
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu_model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    mem_gb = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
+    return {
+        "cpu_model": cpu_model,
+        "cores": os.cpu_count(),
+        "memory_gb": mem_gb,
+        "os": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+        "onnxruntime": onnxruntime.__version__,
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def run(cfg: BenchConfig, say: Say) -> dict[str, Any]:
+    """Run the benchmark described by ``cfg``; per-contender failures are recorded, not raised."""
+    kafka.check_broker(cfg.bootstrap)
+    cfg.run_dir.mkdir(parents=True, exist_ok=True)
+    results: dict[str, Any] = {
+        "machine": machine(),
+        "run": {
+            "run_id": cfg.run_id,
+            "mode": cfg.mode,
+            "events": cfg.events,
+            "partitions": cfg.partitions,
+            "rates": list(cfg.rates),
+            "latency_seconds": cfg.latency_seconds,
+            "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "logs": str(cfg.run_dir),
+        },
+        "contenders": {},
+    }
+    workload = Workload(seed=cfg.seed)
+    say(f"preloading {cfg.events:,} events on {cfg.partitions} partitions")
+    pre = preload(cfg.bootstrap, workload, cfg.events, cfg.partitions, cfg.seed)
+    say(
+        f"  {pre.topic}: "
+        + ("reused" if pre.reused else f"{pre.events / max(pre.seconds, 1e-3):,.0f} events/s")
+    )
+    results["run"]["input_topic"] = pre.topic
+    results["run"]["malformed_events"] = pre.malformed
+    for name in cfg.contenders:
+        entry: dict[str, Any] = {"latency_ms": {}, "latency_detail": {}, "errors": []}
+        results["contenders"][name] = entry
+        say(f"{name}: draining {cfg.events:,} events")
+        try:
+            d = measure.drain(cfg, name, pre.topic, cfg.events, pre.malformed)
+        except BenchError as exc:
+            entry["errors"].append(f"drain: {exc}")
+            say(f"  failed: {exc}")
+        else:
+            entry.update(
+                {
+                    "throughput_eps": d.throughput_eps,
+                    "cpu_s_per_1k": d.cpu_s_per_1k,
+                    "peak_rss_mb": d.peak_rss_mb,
+                    "counts": {
+                        "committed": d.committed,
+                        "flagged": d.flagged,
+                        "dead_lettered": d.dead_lettered,
+                        "expected_dead_letters": d.expected_dead_letters,
+                    },
+                    "drain": measure.as_dict(d),
+                }
+            )
+            say(
+                f"  {d.throughput_eps:,.0f} events/s, {d.cpu_s_per_1k:.3f} CPU s/1k, "
+                f"peak {d.peak_rss_mb:.0f} MB, {d.flagged} flagged, {d.dead_lettered} dead letters"
+            )
+        for rate in cfg.rates:
+            say(f"{name}: {rate:,} events/s offered for {cfg.latency_seconds:.0f} s")
+            try:
+                lat = measure.latency(cfg, name, rate, workload)
+            except BenchError as exc:
+                entry["errors"].append(f"latency at {rate}/s: {exc}")
+                say(f"  failed: {exc}")
+                continue
+            entry["latency_ms"][str(rate)] = {"p50": lat.p50, "p95": lat.p95, "p99": lat.p99}
+            entry["latency_detail"][str(rate)] = measure.as_dict(lat)
+            entry["peak_rss_mb"] = max(entry.get("peak_rss_mb") or 0.0, lat.peak_rss_mb)
+            say(
+                f"  p50 {lat.p50} / p95 {lat.p95} / p99 {lat.p99} ms over {lat.samples} flagged"
+                f"{'' if lat.complete else ' (backlog not cleared)'}"
+            )
+    results["run"]["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    return results

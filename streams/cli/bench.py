@@ -1,0 +1,108 @@
+"""``flagstream bench``: flagstream side by side with the practical limit and its peers."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+
+@click.command()
+@click.option("--bootstrap", default="127.0.0.1:9092", show_default=True, help="Local broker.")
+@click.option("--quick", "mode", flag_value="quick", default=True, help="N=100,000 (default).")
+@click.option("--full", "mode", flag_value="full", help="N=1,000,000, 30 s per offered load.")
+@click.option("--smoke", "mode", flag_value="smoke", help="N=2,000, one 3 s latency point (CI).")
+@click.option("--events", "-n", type=click.IntRange(100), help="Events to preload (N).")
+@click.option("--partitions", "-p", type=click.IntRange(1, 64), default=4, show_default=True)
+@click.option("--rates", help="Offered loads, events/s, comma separated (default 1000,5000,10000).")
+@click.option("--latency-seconds", type=click.FloatRange(1, 600), help="Window per offered load.")
+@click.option(
+    "--contender",
+    "-c",
+    "contenders",
+    multiple=True,
+    help="Run only these (repeatable): flagstream, raw-classify, raw-transport, faust-naive, "
+    "quixstreams.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Results directory (default bench/results).",
+)
+@click.option("--stem", default="latest", show_default=True, help="Results file name stem.")
+@click.option("--drain-timeout", type=click.FloatRange(10), help="Seconds one drain may take.")
+@click.option("--keep-topics", is_flag=True, help="Keep the run's output topics for inspection.")
+def bench(
+    bootstrap: str,
+    mode: str,
+    events: int | None,
+    partitions: int,
+    rates: str | None,
+    latency_seconds: float | None,
+    contenders: tuple[str, ...],
+    out: Path | None,
+    stem: str,
+    drain_timeout: float | None,
+    keep_topics: bool,
+) -> None:
+    """Drain throughput, CPU, memory and end-to-end latency of flagstream and four contenders,
+    on the local broker, in one run. Writes bench/results/latest.{json,md} and a latency plot."""
+    from bench import report, runner  # noqa: PLC0415 - heavy imports only when run
+    from bench.config import BenchConfig, preset  # noqa: PLC0415
+    from bench.contenders import CONTENDERS  # noqa: PLC0415
+    from bench.errors import BenchError  # noqa: PLC0415
+
+    unknown = [c for c in contenders if c not in CONTENDERS]
+    if unknown:
+        raise click.BadParameter(
+            f"unknown {unknown}; choose from {list(CONTENDERS)}", param_hint="--contender"
+        )
+    options: dict[str, Any] = {"mode": mode, "bootstrap": bootstrap, "partitions": partitions}
+    options.update(preset(mode))  # type: ignore[arg-type]
+    if events is not None:
+        options["events"] = events
+    if rates:
+        try:
+            options["rates"] = tuple(int(r) for r in rates.split(","))
+        except ValueError:
+            raise click.BadParameter(
+                f"{rates!r} is not a comma separated list of integers", param_hint="--rates"
+            ) from None
+    if latency_seconds is not None:
+        options["latency_seconds"] = latency_seconds
+    if contenders:
+        options["contenders"] = contenders
+    if out is not None:
+        options["out_dir"] = out
+    if drain_timeout is not None:
+        options["drain_timeout_s"] = drain_timeout
+    options["keep_topics"] = keep_topics
+    fields = {f.name for f in dataclasses.fields(BenchConfig)}
+    cfg = BenchConfig(**{k: v for k, v in options.items() if k in fields})
+
+    def say(line: str) -> None:
+        click.echo(line, err=True)
+
+    try:
+        results = runner.run(cfg, say)
+    except BenchError as exc:
+        click.echo(f"flagstream bench: {exc}", err=True)
+        sys.exit(1)
+    paths = report.write(results, cfg.out_dir, stem)
+    click.echo(report.table(results))
+    click.echo("")
+    for t in report.targets(results):
+        click.echo(f"{'met   ' if t['met'] else 'MISSED'} {t['target']}: {t['measured']}")
+    click.echo("")
+    for kind, path in paths.items():
+        click.echo(f"{kind}: {path}")
+    failed = [n for n, v in results["contenders"].items() if v.get("errors")]
+    if failed:
+        click.echo(
+            f"contenders with errors: {', '.join(failed)} (see {kind} and the logs in {cfg.run_dir})",
+            err=True,
+        )
+        sys.exit(2)
