@@ -359,3 +359,43 @@ def _settle(cfg: BenchConfig, proc: WatchedProcess, group: str, live: str, produ
 
 def as_dict(result: Any) -> dict[str, Any]:
     return {k: getattr(result, k) for k in result.__slots__}
+
+
+def floor(cfg: BenchConfig, rate: int, workload: Workload) -> dict[str, float]:
+    """The harness's own floor: the load producer straight to the reader, no contender between.
+
+    Every event counts (not only flagged ones). What a contender adds is its latency minus this.
+    """
+    topic = f"bench.{cfg.run_id}.floor.r{rate}"
+    kafka.create_topics(cfg.bootstrap, [topic], cfg.partitions)
+    reader = _Reader(cfg.bootstrap, [topic], cfg.partitions)
+    producer = Producer(
+        {
+            "bootstrap.servers": cfg.bootstrap,
+            "linger.ms": 0,
+            "acks": "all",
+            "compression.type": "none",
+        }
+    )
+    reader.start()
+    try:
+        time.sleep(1.0)  # the reader's first fetch
+        sent_at, _t0, _t1 = _offer(producer, topic, workload, rate, cfg.latency_seconds)
+        producer.flush(30)
+        time.sleep(1.0)
+    finally:
+        reader.close()
+    prefix = f"{MEASURE_PREFIX}-".encode()
+    lat = np.asarray(
+        [
+            (at - sent_at[int(key[len(prefix) :])]) * 1000
+            for _t, key, at in reader.seen
+            if key.startswith(prefix)
+        ]
+    )
+    if not cfg.keep_topics:
+        kafka.delete_topics(cfg.bootstrap, [topic])
+    if not len(lat):
+        raise BenchError(f"the harness read none of its {len(sent_at)} events back from {topic}")
+    p50, p95, p99 = (round(float(x), 2) for x in np.percentile(lat, [50, 95, 99]))
+    return {"p50": p50, "p95": p95, "p99": p99, "samples": len(lat)}

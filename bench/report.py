@@ -111,6 +111,14 @@ def markdown(results: dict[str, Any], plot_name: str | None) -> str:
         "contender could not clear the offered load within the settle time, so the figures are "
         "a lower bound.",
         "",
+        "Harness floor (load producer straight to the reader through the broker, no contender; "
+        "every event): "
+        + "; ".join(
+            f"{int(r) // 1000}k/s p50/p95/p99 {f['p50']} / {f['p95']} / {f['p99']} ms"
+            for r, f in results.get("harness_floor_ms", {}).items()
+        )
+        + ".",
+        "",
         "## Targets",
         "",
     ]

@@ -69,6 +69,11 @@ def run(cfg: BenchConfig, say: Say) -> dict[str, Any]:
         + ("reused" if pre.reused else f"{pre.events / max(pre.seconds, 1e-3):,.0f} events/s")
     )
     results["run"]["input_topic"] = pre.topic
+    results["harness_floor_ms"] = {}
+    for rate in cfg.rates:
+        fl = measure.floor(cfg, rate, workload)
+        results["harness_floor_ms"][str(rate)] = fl
+        say(f"harness floor at {rate:,} events/s: p50 {fl['p50']} / p99 {fl['p99']} ms")
     results["run"]["malformed_events"] = pre.malformed
     for name in cfg.contenders:
         entry: dict[str, Any] = {"latency_ms": {}, "latency_detail": {}, "errors": []}
