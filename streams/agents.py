@@ -13,7 +13,7 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NoReturn
 
@@ -116,10 +116,9 @@ class BatchHandler:
 
 def _in_message(ev: EventT) -> InMessage:
     msg = ev.message
-    headers = msg.headers
-    if isinstance(headers, dict):
-        headers = list(headers.items())
-    return InMessage(msg.topic, msg.partition, msg.offset, msg.value, msg.key, tuple(headers or ()))
+    raw = msg.headers or ()
+    headers = tuple(raw.items()) if isinstance(raw, Mapping) else tuple(raw)
+    return InMessage(msg.topic, msg.partition, msg.offset, msg.value, msg.key, headers)
 
 
 def register_agent(app: faust.App, settings: Settings, handler: BatchHandler) -> faust.types.AgentT:
@@ -131,7 +130,7 @@ def register_agent(app: faust.App, settings: Settings, handler: BatchHandler) ->
         allow_empty=True,  # tombstones reach the handler and are dead-lettered, not dropped
     )
 
-    async def moderate(stream: faust.StreamT[bytes]) -> None:
+    async def moderate(stream: Any) -> None:  # faust.Stream: take_events is not on StreamT
         async for events in stream.take_events(settings.batch_max, within=settings.batch_within_s):
             await handler.handle(events)
 

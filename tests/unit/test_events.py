@@ -30,7 +30,7 @@ VALID = {
 
 
 def encode(**changes: object) -> bytes:
-    body = dict(VALID)
+    body: dict[str, object] = dict(VALID)
     for key, value in changes.items():
         if value is ...:
             del body[key]
