@@ -36,6 +36,7 @@ POLL_S = 0.5
 MEASURE_PREFIX = "m"
 WARM_PREFIX = "w"
 PROBE_KEY = b"probe"
+WARM_RTT_S = 0.5  # a probe back this fast means the contender is up and consuming
 
 
 @dataclass(slots=True)
@@ -52,6 +53,7 @@ class DrainResult:
     expected_dead_letters: int
     startup_s: float
     exit_code: int | None
+    load_avg_1m: float  # the machine's load when the drain ended: other work skews figures
 
 
 @dataclass(slots=True)
@@ -68,6 +70,7 @@ class LatencyResult:
     cpu_s_per_1k: float
     peak_rss_mb: float
     exit_code: int | None = None
+    load_avg_1m: float = 0.0
     notes: list[str] = field(default_factory=list)
 
 
@@ -164,6 +167,7 @@ def drain(cfg: BenchConfig, name: str, input_topic: str, n: int, malformed: int)
         expected_dead_letters=malformed,
         startup_s=round(t_first - started, 2),
         exit_code=exit_code,
+        load_avg_1m=round(os.getloadavg()[0], 2),
     )
 
 
@@ -278,6 +282,7 @@ def latency(cfg: BenchConfig, name: str, rate: int, workload: Workload) -> Laten
         cpu_s_per_1k=round(cpu_window / max(len(sent_at), 1) * 1000, 4),
         peak_rss_mb=round(proc.peak_rss_bytes / 2**20, 1),
         exit_code=exit_code,
+        load_avg_1m=round(os.getloadavg()[0], 2),
         notes=notes,
     )
 
@@ -291,30 +296,39 @@ def _warm_up(
     live: str,
     workload: Workload,
 ) -> int:
-    """Send a little traffic until a malformed probe comes back dead-lettered; returns how many."""
+    """Send a little traffic until malformed probes come back dead-lettered promptly (twice in a
+    row within ``WARM_RTT_S``): the contender has started, joined its group and settled."""
     probe = next(it.raw for it in workload.pool if it.kind == MALFORMED)
     deadline = time.monotonic() + cfg.startup_timeout_s
-    sent = 0
+    sent = prompt = 0
     while time.monotonic() < deadline:
         if not proc.alive():
             raise BenchError(
                 f"{name} exited with {proc.stop()} while starting; log {proc.log_path}:\n"
                 + proc.log_tail()
             )
-        _produce(producer, live, PROBE_KEY, probe)
         for _ in range(20):
             key, value, _kind = workload.event(sent, WARM_PREFIX, time.time())
             _produce(producer, live, key, value)
             sent += 1
-        producer.flush(10)
+        key = PROBE_KEY + b"-%d" % sent
+        _produce(producer, live, key, probe)
         sent += 1
-        if any(key == PROBE_KEY for _t, key, _at in reader.seen):
-            time.sleep(1.0)  # let the warm-up traffic clear
+        producer.flush(10)
+        t_probe = time.monotonic()
+        came_back = False
+        while time.monotonic() - t_probe < 2.0:
+            if any(k == key for _t, k, _at in reader.seen[-200:]):
+                came_back = True
+                break
+            time.sleep(0.01)
+        prompt = prompt + 1 if came_back and time.monotonic() - t_probe < WARM_RTT_S else 0
+        if prompt >= 2:
+            time.sleep(0.5)
             return sent
-        time.sleep(0.2)
     raise BenchError(
-        f"{name} did not dead-letter a probe within {cfg.startup_timeout_s:.0f} s of starting; "
-        f"log {proc.log_path}:\n" + proc.log_tail()
+        f"{name} did not dead-letter probes promptly within {cfg.startup_timeout_s:.0f} s of "
+        f"starting; log {proc.log_path}:\n" + proc.log_tail()
     )
 
 
