@@ -7,7 +7,7 @@ from prometheus_client import CollectorRegistry
 from streams.metrics import LagExporterMetrics, WorkerMetrics
 
 # the sample names each metric type exposes, from the family name
-_SUFFIXES = {
+SUFFIXES = {
     "counter": ("_total", "_created"),
     "histogram": ("_bucket", "_sum", "_count", "_created"),
     "summary": ("_sum", "_count", "_created", ""),
@@ -18,7 +18,7 @@ _SUFFIXES = {
 
 def _names(registry: CollectorRegistry) -> set[str]:
     return {
-        family.name + suffix for family in registry.collect() for suffix in _SUFFIXES[family.type]
+        family.name + suffix for family in registry.collect() for suffix in SUFFIXES[family.type]
     }
 
 
