@@ -3,26 +3,20 @@
 from __future__ import annotations
 
 import socket
-import warnings
 
 import pytest
+from kafka.structs import TopicPartition
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
 from streams.errors import BrokerError
+from streams.lag import BrokerOffsets, LagGauges, PartitionLag, admin_config, compute_lag
 from streams.metrics import LagExporterMetrics
 from streams.settings import Settings
 
-# kafka-python 3.0 loads its protocol schemas with importlib.resources' legacy API, which warns
-# on Python 3.11; the suite turns warnings into errors, and the warning is not ours to fix.
-KAFKA_LEGACY_RESOURCES = "ignore:.* is deprecated. Use files:DeprecationWarning"
-with warnings.catch_warnings():
-    warnings.filterwarnings("ignore", ".* is deprecated. Use files", DeprecationWarning)
-    from kafka.structs import TopicPartition
-
-    from streams.lag import BrokerOffsets, LagGauges, PartitionLag, admin_config, compute_lag
-
-pytestmark = pytest.mark.filterwarnings(KAFKA_LEGACY_RESOURCES)
+# kafka-python 3.0 loads some protocol schemas lazily with importlib.resources' legacy API,
+# which warns on Python 3.11 (tests/conftest.py covers the import-time ones)
+pytestmark = pytest.mark.filterwarnings("ignore:.* is deprecated. Use files:DeprecationWarning")
 
 T0, T1 = TopicPartition("events", 0), TopicPartition("events", 1)
 
