@@ -189,19 +189,22 @@ class Firehose:
         self._bad = [t for t in TEMPLATES if t[1] != "benign"]
         self._seq = 0
 
-    def _fill(self, template: str) -> str:
+    def _slots(self, template: str) -> str:
         rng = self._rng
         out = template
         for slot, values in SLOTS.items():
             token = "{" + slot + "}"
             while token in out:
                 out = out.replace(token, rng.choice(values), 1)
+        return out
+
+    def _fill(self, template: str) -> str:
+        out = self._slots(template)
         lo, hi = self._padding
-        if hi > 0:  # lengthen with benign filler to reach realistic post lengths
-            extra = rng.randint(lo, hi)
-            filler = self._fill(rng.choice(self._benign)[2]) if extra else ""
-            while len(out) < extra and filler:
-                out = f"{out}. {filler}"
+        if hi > 0:  # lengthen with benign sentences to reach realistic post lengths
+            target = self._rng.randint(lo, hi)
+            while len(out) < target:
+                out = f"{out}. {self._slots(self._rng.choice(self._benign)[2])}"
         return out
 
     def event(
