@@ -1,0 +1,157 @@
+"""Classify a batch of texts: the fast model for every event, the accurate one for the grey zone.
+
+The cascade: rows with any fast score in ``[cascade_low, cascade_high)`` are candidates for the
+accurate model (when one is configured, and only for texts in a language it reads). The most
+uncertain candidates go first, in chunks, until the per-batch time budget is spent; the rest keep
+their fast scores. ``decided_by`` records which model's scores stand for each row.
+
+The accurate model's probabilities are mapped onto the fast model's scale before they replace
+fast scores (piecewise linearly, so that its calibrated threshold lands on the fast model's),
+which keeps one set of thresholds - the fast model's, or the policy's overrides - valid for
+every row whichever model decided it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+
+from streams.errors import ModelError
+from streams.model import TextModel, load_model
+
+if TYPE_CHECKING:
+    from streams.settings import Settings
+
+FAST = 0
+ACCURATE = 1
+CHUNK = 32
+
+
+@dataclass(frozen=True, slots=True)
+class BatchScores:
+    """Final scores of a batch and which model decided each row."""
+
+    scores: npt.NDArray[np.float32]  # float32 [N, L]
+    decided_by: npt.NDArray[np.uint8]  # uint8 [N]: 0 = fast model, 1 = accurate model
+    fast_seconds: float
+    accurate_seconds: float
+
+
+def _mostly_ascii(text: str, share: float = 0.9) -> bool:
+    if not text:
+        return False
+    return sum(1 for ch in text if ch < "\x80") >= share * len(text)
+
+
+def _align(
+    scores: npt.NDArray[np.float32],
+    source: npt.NDArray[np.float32],
+    target: npt.NDArray[np.float32],
+) -> npt.NDArray[np.float32]:
+    """Map each column piecewise linearly so that ``source`` thresholds land on ``target``."""
+    low = scores / source * target
+    high = target + (scores - source) / (1.0 - source) * (1.0 - target)
+    return np.where(scores < source, low, high).astype(np.float32)
+
+
+class Classifier:
+    """The fast model, optionally cascaded into an accurate model within a time budget."""
+
+    def __init__(
+        self,
+        fast: TextModel,
+        accurate: TextModel | None = None,
+        *,
+        max_text_chars: int = 1000,
+        cascade_low: float = 0.25,
+        cascade_high: float = 0.75,
+        cascade_budget_ms: float = 50.0,
+    ) -> None:
+        if accurate is not None and accurate.labels != fast.labels:
+            raise ModelError(
+                f"{accurate.path}: labels {accurate.labels} differ from the fast model's "
+                f"{fast.labels}; export both with `flagstream model export`"
+            )
+        if not 0.0 <= cascade_low <= cascade_high <= 1.0:
+            raise ValueError(f"cascade band [{cascade_low}, {cascade_high}) is not inside 0..1")
+        self.fast = fast
+        self.accurate = accurate
+        self.labels = fast.labels
+        self.thresholds = dict(fast.thresholds)
+        self.max_text_chars = max_text_chars
+        self.cascade_low = cascade_low
+        self.cascade_high = cascade_high
+        self.cascade_budget_s = cascade_budget_ms / 1000.0
+        self._fast_t = np.array([fast.thresholds[k] for k in self.labels], dtype=np.float32)
+        self._acc_t = (
+            np.array([accurate.thresholds[k] for k in self.labels], dtype=np.float32)
+            if accurate is not None
+            else self._fast_t
+        )
+        self._english_only = accurate is not None and accurate.languages == ("en",)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Classifier:
+        """Load the models named by ``settings`` (model_path, accurate_model_path, ...)."""
+        fast = load_model(settings.model_path, threads=settings.onnx_threads)
+        accurate = (
+            load_model(settings.accurate_model_path, threads=settings.onnx_threads)
+            if settings.accurate_model_path is not None
+            else None
+        )
+        return cls(
+            fast,
+            accurate,
+            max_text_chars=settings.max_text_chars,
+            cascade_low=settings.cascade_low,
+            cascade_high=settings.cascade_high,
+            cascade_budget_ms=settings.cascade_budget_ms,
+        )
+
+    def classify(self, texts: Sequence[str]) -> BatchScores:
+        """Score a batch; synchronous (call it from a worker thread in async code)."""
+        limit = self.max_text_chars
+        clipped = [t if len(t) <= limit else t[:limit] for t in texts]
+        start = time.perf_counter()
+        scores = self.fast.score(clipped)
+        fast_seconds = time.perf_counter() - start
+        decided_by = np.zeros(len(clipped), dtype=np.uint8)
+        accurate_seconds = 0.0
+        if self.accurate is not None and clipped:
+            accurate_seconds = self._cascade(clipped, scores, decided_by)
+        return BatchScores(scores, decided_by, fast_seconds, accurate_seconds)
+
+    def candidates(self, texts: Sequence[str], scores: npt.NDArray[np.float32]) -> list[int]:
+        """Rows in the grey zone, most uncertain first."""
+        in_band = (scores >= self.cascade_low) & (scores < self.cascade_high)
+        rows = np.flatnonzero(in_band.any(axis=1))
+        if self._english_only:
+            rows = np.array([i for i in rows if _mostly_ascii(texts[int(i)])], dtype=np.int64)
+        if len(rows) == 0:
+            return []
+        # distance of the closest in-band score to its threshold: smallest first
+        gap = np.where(in_band[rows], np.abs(scores[rows] - self._fast_t), np.inf).min(axis=1)
+        return [int(i) for i in rows[np.argsort(gap, kind="stable")]]
+
+    def _cascade(
+        self,
+        texts: Sequence[str],
+        scores: npt.NDArray[np.float32],
+        decided_by: npt.NDArray[np.uint8],
+    ) -> float:
+        assert self.accurate is not None
+        rows = self.candidates(texts, scores)
+        start = time.perf_counter()
+        for pos in range(0, len(rows), CHUNK):
+            if time.perf_counter() - start >= self.cascade_budget_s:
+                break
+            chunk = rows[pos : pos + CHUNK]
+            acc = self.accurate.score([texts[i] for i in chunk])
+            scores[chunk] = _align(acc, self._acc_t, self._fast_t)
+            decided_by[chunk] = ACCURATE
+        return time.perf_counter() - start

@@ -1,0 +1,56 @@
+"""``flagstream model``: train, evaluate and export the classifier (a thin layer over models/)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from streams.settings import REPO_DIR
+
+DEFAULT_DATA_DIR = REPO_DIR.parent / "shared" / "data"
+
+data_dir_option = click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=DEFAULT_DATA_DIR,
+    show_default=True,
+    help="The shared labelled data (see its MANIFEST.md).",
+)
+
+
+@click.group()
+def model() -> None:
+    """Train, evaluate and export flagstream's classifier."""
+
+
+@model.command()
+@data_dir_option
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--sample", type=float, default=None, help="Train on this fraction (smoke runs).")
+@click.option(
+    "--research",
+    is_flag=True,
+    help="Also train on sets whose licence forbids shipping (OLID): never for the shipped model.",
+)
+@click.option("--export/--no-export", "do_export", default=True, show_default=True)
+def train(data_dir: Path, seed: int, sample: float | None, research: bool, do_export: bool) -> None:
+    """Train the fast model on the shippable sets, calibrate thresholds, export it."""
+    from models.data import DATASETS  # noqa: PLC0415 - training deps load only when run
+    from models.export import FAST_PATH, export_fast  # noqa: PLC0415 - training deps load only when run
+    from models.train import train_fast  # noqa: PLC0415 - training deps load only when run
+
+    sets = tuple(DATASETS) if research else None
+    result = train_fast(data_dir, seed=seed, sample=sample, train_sets=sets)
+    click.echo(f"trained in {result.seconds:.0f} s")
+    if do_export:
+        click.echo(f"exported {export_fast(out=FAST_PATH)}")
+
+
+@model.command()
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None)
+def export(out: Path | None) -> None:
+    """Write the trained fast model (models/build/) as ONNX with its metadata."""
+    from models.export import FAST_PATH, export_fast  # noqa: PLC0415 - training deps load only when run
+
+    click.echo(f"exported {export_fast(out=out or FAST_PATH)}")

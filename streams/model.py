@@ -1,0 +1,154 @@
+"""Load an ONNX text model and score batches of texts with it.
+
+A flagstream model is one self-describing ONNX file: its metadata names the labels, version,
+per-label thresholds, the training data's fingerprint, the creation time and the front end that
+turns texts into the graph's inputs (hashed character n-grams for the fast model, a WordPiece
+tokenizer for the accurate one). Nothing else is needed at run time: no torch, no vocab files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import onnxruntime as ort
+import orjson
+from tokenizers import Tokenizer
+
+from streams.errors import ModelError
+from streams.features import FeatureConfig, featurize
+
+LABELS: tuple[str, ...] = ("spam", "scam", "toxic", "hate")  # column order of scores
+
+META_PREFIX = "flagstream."
+REQUIRED_META = ("name", "version", "labels", "thresholds", "created_at", "data_fingerprint")
+_FIX = "run `flagstream model export` or set FLAGSTREAM_MODEL_PATH to a flagstream model"
+
+Scorer = Callable[[Sequence[str]], npt.NDArray[np.float32]]
+
+
+class TextModel:
+    """One ONNX model and its front end; :meth:`score` is safe to call from a worker thread."""
+
+    __slots__ = (
+        "_scorer",
+        "_session",
+        "created_at",
+        "data_fingerprint",
+        "labels",
+        "languages",
+        "metadata",
+        "name",
+        "path",
+        "sha256",
+        "thresholds",
+        "version",
+    )
+
+    def __init__(self, path: Path, *, threads: int = 1) -> None:
+        self.path = path
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            raise ModelError(f"{path}: no such file; {_FIX}") from None
+        except OSError as exc:
+            raise ModelError(f"{path}: cannot be read ({exc.strerror}); {_FIX}") from None
+        self.sha256 = hashlib.sha256(raw).hexdigest()
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        try:
+            self._session = ort.InferenceSession(raw, options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own untyped errors
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ModelError(f"{path}: not a valid ONNX model ({first[:200]}); {_FIX}") from None
+        meta = self._session.get_modelmeta().custom_metadata_map
+        self.metadata = {
+            k.removeprefix(META_PREFIX): v for k, v in meta.items() if k.startswith(META_PREFIX)
+        }
+        missing = [k for k in REQUIRED_META if k not in self.metadata]
+        if missing:
+            raise ModelError(
+                f"{path}: ONNX file lacks flagstream metadata {', '.join(missing)}; "
+                f"it was not exported by `flagstream model export`; {_FIX}"
+            )
+        try:
+            self.labels = tuple(self.metadata["labels"].split(","))
+            thresholds = orjson.loads(self.metadata["thresholds"])
+            self.thresholds = {label: float(thresholds[label]) for label in self.labels}
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            raise ModelError(
+                f"{path}: invalid labels/thresholds metadata ({exc}); {_FIX}"
+            ) from None
+        self.name = self.metadata["name"]
+        self.version = self.metadata["version"]
+        self.created_at = self.metadata["created_at"]
+        self.data_fingerprint = self.metadata["data_fingerprint"]
+        self.languages = tuple(self.metadata.get("languages", "").split(","))
+        self._scorer = self._front_end()
+
+    def _front_end(self) -> Scorer:
+        kind = self.metadata.get("features", "")
+        session = self._session
+        n_labels = len(self.labels)
+        if kind.startswith("char-ngram-hash:"):
+            try:
+                config = FeatureConfig.from_meta(kind)
+            except (ValueError, KeyError) as exc:
+                raise ModelError(f"{self.path}: bad features metadata ({exc}); {_FIX}") from None
+
+            def score_ngrams(texts: Sequence[str]) -> npt.NDArray[np.float32]:
+                ids, rows, scale = featurize(texts, config)
+                out = session.run(None, {"ids": ids, "rows": rows, "scale": scale})[0]
+                return np.asarray(out, dtype=np.float32).reshape(len(texts), n_labels)
+
+            return score_ngrams
+        if kind.startswith("wordpiece:"):
+            return self._wordpiece_scorer(kind)
+        raise ModelError(f"{self.path}: unknown front end {kind!r} in metadata; {_FIX}")
+
+    def _wordpiece_scorer(self, kind: str) -> Scorer:
+        max_len = int(kind.split("max_len=", 1)[1]) if "max_len=" in kind else 128
+        try:
+            tokenizer = Tokenizer.from_str(self.metadata["tokenizer"])
+        except (KeyError, Exception) as exc:
+            raise ModelError(f"{self.path}: bad tokenizer metadata ({exc}); {_FIX}") from None
+        tokenizer.enable_truncation(max_len)
+        tokenizer.no_padding()
+        session = self._session
+        n_labels = len(self.labels)
+        feeds = {i.name for i in session.get_inputs()}
+
+        def score_wordpiece(texts: Sequence[str]) -> npt.NDArray[np.float32]:
+            encodings = tokenizer.encode_batch_fast(list(texts))
+            width = max(len(e.ids) for e in encodings)
+            ids = np.zeros((len(texts), width), dtype=np.int64)
+            mask = np.zeros((len(texts), width), dtype=np.int64)
+            for i, e in enumerate(encodings):
+                ids[i, : len(e.ids)] = e.ids
+                mask[i, : len(e.ids)] = 1
+            feed = {"input_ids": ids, "attention_mask": mask}
+            if "token_type_ids" in feeds:
+                feed["token_type_ids"] = np.zeros_like(ids)
+            out = session.run(None, feed)[0]
+            return np.asarray(out, dtype=np.float32).reshape(len(texts), n_labels)
+
+        return score_wordpiece
+
+    def score(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        """Independent per-label probabilities, float32 ``[len(texts), len(labels)]``."""
+        if len(texts) == 0:
+            return np.zeros((0, len(self.labels)), dtype=np.float32)
+        return self._scorer(texts)
+
+    def __repr__(self) -> str:
+        return f"TextModel({self.name} {self.version}, {self.path}, sha256={self.sha256[:12]})"
+
+
+def load_model(path: Path, *, threads: int = 1) -> TextModel:
+    """Load a flagstream ONNX model; raise :class:`ModelError` naming the file and the fix."""
+    return TextModel(Path(path), threads=threads)
