@@ -27,6 +27,7 @@ from tests.support import free_port, wait_until
 KAFKA_SCRIPT = REPO / "deploy" / "local" / "kafka"
 UP_TIMEOUT_S = 300.0
 DOWN_TIMEOUT_S = 90.0
+JOBS = ("flagstream-worker", "flagstream-lag-exporter")  # as in deploy/prometheus/prometheus.yml
 INSTALL_HINT = "run .ci/install-ops-tools (installs the Debian prometheus package)"
 
 
@@ -71,6 +72,14 @@ class Prometheus:
     url: str
     process: subprocess.Popen[bytes]
     log_path: Path
+    sd_dir: Path
+
+    def set_targets(self, job: str, targets: list[str]) -> None:
+        """Scrape ``targets`` (host:port) as ``job``; Prometheus sees the file change at once."""
+        path = self.sd_dir / f"{job}.json"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps([{"targets": targets}]), encoding="utf-8")
+        tmp.replace(path)  # atomic: Prometheus never reads half a file
 
     def log(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
@@ -103,39 +112,26 @@ class PromQLError(AssertionError):
     """Prometheus refused a query (it does not parse, or failed to evaluate)."""
 
 
-@dataclass
-class ScrapeTargets:
-    """host:port of the processes Prometheus scrapes, by job name; filled in by the test."""
-
-    worker: str
-    lag_exporter: str
-
-
-@pytest.fixture(scope="module")
-def scrape_targets() -> ScrapeTargets:
-    return ScrapeTargets(f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}")
-
-
 @pytest.fixture(scope="module")
 def prometheus(
-    prometheus_binary: str, scrape_targets: ScrapeTargets, tmp_path_factory: pytest.TempPathFactory
+    prometheus_binary: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Prometheus]:
-    """Prometheus scraping the worker and the lag exporter every second, with our rules loaded."""
+    """Prometheus scraping every second, with our rules loaded, targets set by the test.
+
+    The jobs are those of deploy/prometheus/prometheus.yml; their targets come from files
+    (``Prometheus.set_targets``) because the processes pick their ports after Prometheus starts.
+    """
     tmp_path = tmp_path_factory.mktemp("prometheus")
     config = {
         "global": {"scrape_interval": "1s", "evaluation_interval": "1s", "scrape_timeout": "1s"},
         "rule_files": [str(RULES_DIR / "*.yml")],
         "scrape_configs": [
-            {
-                "job_name": "flagstream-worker",
-                "static_configs": [{"targets": [scrape_targets.worker]}],
-            },
-            {
-                "job_name": "flagstream-lag-exporter",
-                "static_configs": [{"targets": [scrape_targets.lag_exporter]}],
-            },
+            {"job_name": job, "file_sd_configs": [{"files": [str(tmp_path / f"{job}.json")]}]}
+            for job in JOBS
         ],
     }
+    for job in JOBS:
+        (tmp_path / f"{job}.json").write_text("[]", encoding="utf-8")
     config_path = tmp_path / "prometheus.yml"
     config_path.write_text(yaml.safe_dump(config), encoding="utf-8")
     port = free_port()
@@ -154,7 +150,7 @@ def prometheus(
             stderr=subprocess.STDOUT,
             cwd=tmp_path,
         )
-    server = Prometheus(f"http://127.0.0.1:{port}", process, log_path)
+    server = Prometheus(f"http://127.0.0.1:{port}", process, log_path, tmp_path)
 
     def ready() -> bool:
         if process.poll() is not None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import signal
 import subprocess
 import time
@@ -20,7 +21,6 @@ import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,7 +29,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from streams.kafka_admin import TopicSpec, create_topics
 from streams.settings import load_settings
-from tests.observability.conftest import Prometheus, ScrapeTargets
+from tests.observability.conftest import Prometheus
 from tests.observability.names import BUILT_IN, SUFFIXES
 from tests.observability.queries import (
     PanelQuery,
@@ -40,7 +40,7 @@ from tests.observability.queries import (
     substitute,
     variable_queries,
 )
-from tests.support import FLAGSTREAM, REPO, WorkerProcess, start_worker, wait_until
+from tests.support import FLAGSTREAM, REPO, WorkerProcess, free_port, start_worker, wait_until
 
 pytestmark = [pytest.mark.prometheus, pytest.mark.integration, pytest.mark.slow]
 
@@ -55,14 +55,13 @@ RATE_INTERVAL = "10s"
 @dataclass
 class Stack:
     prometheus: Prometheus
-    targets: ScrapeTargets
     worker: WorkerProcess
-    lag_exporter: subprocess.Popen[bytes]
+    worker_target: str
+    lag_exporter_target: str
     env: dict[str, str]
     group: str
     topic: str
     started: float
-    workdir: Path
 
 
 def _run_produce(env: dict[str, str], *args: str, timeout: float) -> None:
@@ -90,10 +89,7 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 @pytest.fixture(scope="module")
 def stack(
-    kafka_bootstrap: str,
-    prometheus: Prometheus,
-    scrape_targets: ScrapeTargets,
-    tmp_path_factory: pytest.TempPathFactory,
+    kafka_bootstrap: str, prometheus: Prometheus, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:
     workdir = tmp_path_factory.mktemp("stack")
     prefix = f"obs-{uuid.uuid4().hex[:8]}"
@@ -104,7 +100,6 @@ def stack(
         "FLAGSTREAM_INPUT_TOPIC": f"{prefix}.events",
         "FLAGSTREAM_FLAGGED_TOPIC": f"{prefix}.flagged",
         "FLAGSTREAM_DLQ_TOPIC": f"{prefix}.dlq",
-        "FLAGSTREAM_LOG_LEVEL": "WARNING",
     }
     topics = [
         env["FLAGSTREAM_INPUT_TOPIC"],
@@ -115,17 +110,21 @@ def stack(
         load_settings(bootstrap=kafka_bootstrap), [TopicSpec(t, PARTITIONS, 1) for t in topics]
     )
     started = time.time()
-
-    exporter_log = (workdir / "lag-exporter.log").open("wb")
-    lag_exporter = subprocess.Popen(
-        [*FLAGSTREAM, "lag-exporter", f"--listen={scrape_targets.lag_exporter}", "--interval=1"],
-        env={**os.environ, **env, "PYTHONUNBUFFERED": "1"},
-        cwd=REPO,
-        stdout=exporter_log,
-        stderr=subprocess.STDOUT,
-    )
-    worker = start_worker({**env, "FLAGSTREAM_METRICS_ADDR": scrape_targets.worker}, workdir)
+    lag_target = f"127.0.0.1:{free_port()}"
+    with (workdir / "lag-exporter.log").open("wb") as exporter_log:
+        lag_exporter = subprocess.Popen(
+            [*FLAGSTREAM, "lag-exporter", f"--listen={lag_target}", "--interval=1"],
+            env={**os.environ, **env, "PYTHONUNBUFFERED": "1"},
+            cwd=REPO,
+            stdout=exporter_log,
+            stderr=subprocess.STDOUT,
+        )
+    worker: WorkerProcess | None = None
     try:
+        prometheus.set_targets("flagstream-lag-exporter", [lag_target])
+        worker = start_worker(env, workdir)
+        worker_target = worker.metrics_url.removeprefix("http://").removesuffix("/metrics")
+        prometheus.set_targets("flagstream-worker", [worker_target])
         _run_produce(
             env,
             f"--count={FIREHOSE_EVENTS}",
@@ -134,39 +133,25 @@ def stack(
             "--harmful=0.3",
             timeout=FIREHOSE_EVENTS / FIREHOSE_RATE + 120,
         )
-        consumed = (
-            f'sum(flagstream_events_consumed_total{{topic="{env["FLAGSTREAM_INPUT_TOPIC"]}"}})'
-        )
+        consumed = f'sum(flagstream_events_consumed_total{{topic="{topics[0]}"}})'
         wait_until(
             lambda: (prometheus.scalar(consumed) or 0) >= FIREHOSE_EVENTS,
             180,
             f"Prometheus to see {FIREHOSE_EVENTS} events consumed",
             interval=1,
         )
-        # a few more scrapes and rule evaluations after the last batch
+        caught_up = f'max(flagstream_group_lag_messages{{group="{group}"}})'
         wait_until(
-            lambda: (
-                prometheus.scalar(f'max(flagstream_group_lag_messages{{group="{group}"}})') == 0
-            ),
+            lambda: prometheus.scalar(caught_up) == 0,
             60,
             "the lag exporter to see the group caught up",
             interval=1,
         )
-        yield Stack(
-            prometheus,
-            scrape_targets,
-            worker,
-            lag_exporter,
-            env,
-            group,
-            env["FLAGSTREAM_INPUT_TOPIC"],
-            started,
-            workdir,
-        )
+        yield Stack(prometheus, worker, worker_target, lag_target, env, group, topics[0], started)
     finally:
-        worker.stop()
+        if worker is not None:
+            worker.stop()
         _stop(lag_exporter)
-        exporter_log.close()
         admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
         try:
             admin.delete_topics(topics)
@@ -220,7 +205,7 @@ def test_every_rule_loaded_and_evaluates_without_error(stack: Stack) -> None:
 
 def test_variables_list_the_running_worker_topic_and_group(stack: Stack) -> None:
     expected = {
-        "instance": stack.targets.worker,
+        "instance": stack.worker_target,
         "topic": stack.topic,
         "group": stack.group,
         "label": None,  # any label of the model
@@ -254,12 +239,19 @@ def test_every_referenced_metric_is_exported_and_has_series(stack: Stack) -> Non
     referenced -= recorded | BUILT_IN
 
     exported = _exported_names(stack.worker.metrics_url) | _exported_names(
-        f"http://{stack.targets.lag_exporter}/metrics"
+        f"http://{stack.lag_exporter_target}/metrics"
     )
     assert referenced <= exported, f"not exported: {sorted(referenced - exported)}"
     # and Prometheus stored series for each (a declared family without samples would not be)
     stored = set(stack.prometheus.api("label/__name__/values"))
-    assert recorded <= stored, f"recording rules without series: {sorted(recorded - stored)}"
+    # the baselines look 30 minutes back (offset), longer than this test has run: each must be
+    # the only kind missing, and must return data once the offset is taken out
+    for rule in rule_queries():
+        if rule.is_alert or rule.name in stored:
+            continue
+        assert re.search(r"offset \d+m", rule.expr), f"recording rule {rule.name} has no series"
+        now = re.sub(r"\s*offset \d+m", "", rule.expr)
+        assert _has_finite_value(stack.prometheus.query(now)), f"{rule.name} without offset: {now}"
     silent = _families_without_samples(stack)
     missing = referenced - stored
     unexplained = {n for n in missing if not any(n.startswith(f) for f in silent)}
