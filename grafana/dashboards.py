@@ -456,8 +456,9 @@ def main_dashboard() -> dict[str, Any]:
         ),
         timeseries(
             "Errors by stage",
-            "Failures per second by stage (classify, publish, commit); each restarts its batch. "
-            "Healthy: zero.",
+            "Failures per second by stage (label of flagstream_errors_total; the worker reports "
+            "'batch'): a failed batch stops the worker, which restarts and consumes it again. "
+            "Healthy: zero; no series at all until the first failure.",
             [target(f"sum by (stage) (rate(flagstream_errors_total{{{W}}}[{RATE}]))", "{{stage}}")],
             "ops",
         ),
