@@ -35,8 +35,8 @@ demo: venv
 
 lint: venv
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check streams tests bench models
-	$(BIN)/mypy streams models bench tests
+	$(BIN)/ruff format --check streams tests bench models grafana
+	$(BIN)/mypy streams models bench tests grafana
 
 ops-tools:
 	.ci/install-ops-tools

@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    Info,
+    PlatformCollector,
+    ProcessCollector,
+)
 
 NS = "flagstream"
 
@@ -19,8 +27,17 @@ LATENCY_BUCKETS = (
 )  # fmt: skip
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 SCORE_BUCKETS = (0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
+ERROR_STAGES = ("batch",)
 ACTIONS = ("allow", "review", "block")
 DLQ_REASONS = ("invalid_utf8", "invalid_json", "schema", "oversized")
+
+
+def process_registry() -> CollectorRegistry:
+    """A registry with the standard process_* and python_info series (memory, CPU, start time)."""
+    registry = CollectorRegistry()
+    ProcessCollector(registry=registry)
+    PlatformCollector(registry=registry)
+    return registry
 
 
 class WorkerMetrics:
@@ -133,8 +150,11 @@ class WorkerMetrics:
             (lb, a): self.label_flags.labels(lb, a) for lb in labels for a in ACTIONS
         }
         self._score_children = [self.scores.labels(lb) for lb in labels]
+        # every series exists from the start, so rates and alerts see 0 rather than nothing
         for a in ACTIONS:
             self._decision_children[a].inc(0)
+        for stage in ERROR_STAGES:
+            self.errors.labels(stage).inc(0)
 
     def decision(self, action: str, count: int = 1) -> None:
         self._decision_children[action].inc(count)

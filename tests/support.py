@@ -95,14 +95,14 @@ class WorkerProcess:
 
 def start_worker(env: Mapping[str, str], workdir: Path, name: str = "worker") -> WorkerProcess:
     """Run ``flagstream worker`` as a subprocess and wait until it serves metrics."""
-    port = free_port()
     full_env = {
         **os.environ,
-        "FLAGSTREAM_METRICS_ADDR": f"127.0.0.1:{port}",
+        "FLAGSTREAM_METRICS_ADDR": f"127.0.0.1:{free_port()}",
         "FLAGSTREAM_DATA_DIR": str(workdir / f"{name}-data"),
         "PYTHONUNBUFFERED": "1",
         **env,
     }
+    metrics_addr = full_env["FLAGSTREAM_METRICS_ADDR"]
     log_path = workdir / f"{name}.log"
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
@@ -112,7 +112,7 @@ def start_worker(env: Mapping[str, str], workdir: Path, name: str = "worker") ->
             stderr=subprocess.STDOUT,
             cwd=REPO,
         )
-    worker = WorkerProcess(process, f"http://127.0.0.1:{port}/metrics", log_path)
+    worker = WorkerProcess(process, f"http://{metrics_addr}/metrics", log_path)
 
     def serving() -> bool:
         if not worker.alive():

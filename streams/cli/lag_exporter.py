@@ -14,12 +14,12 @@ from pathlib import Path
 from types import FrameType
 
 import click
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import start_http_server
 
 from streams.cli.options import bootstrap_option, config_option, settings_from_cli
 from streams.errors import BrokerError
 from streams.lag import BrokerOffsets, LagGauges, admin_config
-from streams.metrics import LagExporterMetrics
+from streams.metrics import LagExporterMetrics, process_registry
 
 log = logging.getLogger("flagstream.lag_exporter")
 
@@ -88,7 +88,7 @@ def lag_exporter(
     watched_groups = list(groups) or [settings.group_id]
     watched_topics = list(topics) or [settings.input_topic]
 
-    registry = CollectorRegistry()
+    registry = process_registry()
     metrics = LagExporterMetrics(registry)
     gauges = LagGauges(metrics)
     try:

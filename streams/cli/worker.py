@@ -7,14 +7,14 @@ from pathlib import Path
 
 import click
 from faust.worker import Worker
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import start_http_server
 
 from streams import __version__
 from streams.agents import BatchHandler, register_agent
 from streams.app import create_app
 from streams.cli.options import bootstrap_option, config_option, settings_from_cli
 from streams.errors import FlagstreamError
-from streams.metrics import WorkerMetrics
+from streams.metrics import WorkerMetrics, process_registry
 from streams.pipeline import Pipeline
 
 log = logging.getLogger("streams.worker")
@@ -73,7 +73,7 @@ def worker(
     except FlagstreamError as exc:
         raise click.ClickException(str(exc)) from None
 
-    registry = CollectorRegistry()
+    registry = process_registry()
     metrics = WorkerMetrics(registry, pipeline.labels)
     metrics.build_info.info({"version": __version__})
     for role, model in (
