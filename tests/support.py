@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -75,6 +76,16 @@ class WorkerProcess:
 
     def metrics(self) -> dict[str, float]:
         return scrape(self.metrics_url)
+
+    def probe(self, path: str) -> int:
+        """HTTP status of a probe endpoint (/healthz, /readyz)."""
+        url = self.metrics_url.removesuffix("/metrics") + path
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                return int(response.status)
+        except urllib.error.HTTPError as exc:
+            exc.close()
+            return exc.code
 
     def alive(self) -> bool:
         return self.process.poll() is None

@@ -7,17 +7,18 @@ from pathlib import Path
 
 import click
 from faust.worker import Worker
-from prometheus_client import start_http_server
 
 from streams import __version__
 from streams.agents import BatchHandler, register_agent
 from streams.app import create_app
 from streams.cli.options import bootstrap_option, config_option, settings_from_cli
 from streams.errors import FlagstreamError
+from streams.health import Heartbeat, serve
 from streams.metrics import WorkerMetrics, process_registry
 from streams.pipeline import Pipeline
 
 log = logging.getLogger("streams.worker")
+HEARTBEAT_STALE_S = 30.0  # /healthz fails when the event loop has not ticked for this long
 
 
 @click.command()
@@ -84,8 +85,9 @@ def worker(
             metrics.model_info.labels(role, model.name, model.version, model.sha256).set(1)
     metrics.policy_info.labels(pipeline.policy.version).set(1)
     host, port = settings.metrics_host_port
+    heartbeat = Heartbeat(stale_after_s=HEARTBEAT_STALE_S)
     try:
-        start_http_server(port, addr=host, registry=registry)
+        serve(host, port, registry, heartbeat)
     except OSError as exc:
         raise click.ClickException(
             f"cannot serve metrics on {settings.metrics_addr} ({exc.strerror}); "
@@ -95,6 +97,11 @@ def worker(
     app = create_app(settings)
     handler = BatchHandler(app, pipeline, metrics)
     register_agent(app, settings, handler)
+
+    @app.timer(interval=1.0)
+    async def tick() -> None:  # proves to /healthz that the event loop runs
+        heartbeat.beat()
+
     log.info(
         "flagstream %s: %s -> %s / %s, group %s, model %s %s, policy %s, metrics http://%s/metrics",
         __version__,

@@ -109,6 +109,7 @@ def test_ten_thousand_events_reconcile_exactly(
         wait_until(all_decided, 600, f"{total} events decided", interval=0.1)
         drained_s = time.monotonic() - first_seen[0]
         m = worker.metrics()
+        assert (worker.probe("/healthz"), worker.probe("/readyz")) == (200, 200)
     finally:
         code = worker.stop()
     log = worker.log()
