@@ -16,6 +16,7 @@ from kafka.admin import KafkaAdminClient, OffsetSpec
 from kafka.structs import TopicPartition
 
 from streams.errors import BrokerError
+from streams.kafka_clients import client_config
 from streams.metrics import LagExporterMetrics
 from streams.settings import Settings
 
@@ -65,19 +66,8 @@ def compute_lag(
 
 
 def admin_config(settings: Settings) -> dict[str, Any]:
-    """kafka-python client settings from flagstream's (bootstrap, security, SASL)."""
-    config: dict[str, Any] = {
-        "bootstrap_servers": [s.strip() for s in settings.bootstrap.split(",")],
-        "client_id": "flagstream-lag-exporter",
-        "security_protocol": settings.security_protocol,
-        "request_timeout_ms": 10_000,
-    }
-    if settings.sasl_mechanism:
-        config["sasl_mechanism"] = settings.sasl_mechanism
-        config["sasl_plain_username"] = settings.sasl_username
-        if settings.sasl_password is not None:
-            config["sasl_plain_password"] = settings.sasl_password.get_secret_value()
-    return config
+    """kafka-python admin settings for the exporter (bootstrap, security, SASL, a short timeout)."""
+    return {**client_config(settings, "flagstream-lag-exporter"), "request_timeout_ms": 10_000}
 
 
 class BrokerOffsets:

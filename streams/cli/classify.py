@@ -10,7 +10,7 @@ from typing import Any, TextIO
 import click
 import orjson
 
-from streams.cli.options import config_option, settings_from_cli
+from streams.cli.options import config_option, model_options, settings_from_cli
 from streams.errors import FlagstreamError
 from streams.pipeline import Pipeline
 from streams.policy import ACTION_NAMES
@@ -44,20 +44,7 @@ def _id_field(record: dict[str, Any]) -> tuple[str, Any]:
 @click.command()
 @config_option
 @click.argument("source", type=click.File("r", encoding="utf-8"), default="-")
-@click.option(
-    "--model",
-    "model_path",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Fast ONNX model file. [default: the shipped model]",
-)
-@click.option(
-    "--policy",
-    "policy_path",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Policy TOML file.",
-)
+@model_options
 def classify(
     config_file: Path | None, source: TextIO, model_path: Path | None, policy_path: Path | None
 ) -> None:

@@ -38,3 +38,21 @@ def settings_from_cli(config_file: Path | None, **overrides: Any) -> Settings:
         return load_settings(config_file, **overrides)
     except FlagstreamError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+def model_options(func: F) -> F:
+    """--model and --policy: the files a worker or a classify run decides with."""
+    func = click.option(
+        "--policy",
+        "policy_path",
+        type=click.Path(path_type=Path),
+        default=None,
+        help="Policy TOML file. [default: streams/policy.default.toml]",
+    )(func)
+    return click.option(
+        "--model",
+        "model_path",
+        type=click.Path(path_type=Path),
+        default=None,
+        help="Fast ONNX model file. [default: the shipped model]",
+    )(func)

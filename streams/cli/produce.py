@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import TextIO
 
 import click
-from kafka import KafkaProducer
-from kafka.errors import KafkaError
 from tqdm import tqdm
 
+from streams import kafka_clients
 from streams.cli.options import bootstrap_option, config_option, settings_from_cli
+from streams.errors import FlagstreamError
 from streams.firehose import Firehose
 
 
@@ -88,17 +88,11 @@ def produce(
         hose = Firehose(seed=seed, harmful=harmful, malformed=malformed)
         values = ((s.key, s.value) for s in hose)
     try:
-        producer = KafkaProducer(
-            bootstrap_servers=settings.bootstrap.split(","),
-            acks="all",
-            linger_ms=5,
-            max_request_size=1_048_576,
-            client_id="flagstream-produce",
+        producer = kafka_clients.producer(
+            settings, "flagstream-produce", acks="all", linger_ms=5, max_request_size=1_048_576
         )
-    except KafkaError as exc:
-        raise click.ClickException(
-            f"cannot reach Kafka at {settings.bootstrap}: {exc!r}; start it with deploy/local/kafka up"
-        ) from None
+    except FlagstreamError as exc:
+        raise click.ClickException(str(exc)) from None
     interval = 1.0 / rate if rate > 0 else 0.0
     sent = 0
     started = time.monotonic()

@@ -8,10 +8,10 @@ from typing import Any
 
 import click
 import orjson
-from kafka import KafkaConsumer
-from kafka.errors import KafkaError
 
+from streams import kafka_clients
 from streams.cli.options import bootstrap_option, config_option, settings_from_cli
+from streams.errors import FlagstreamError
 
 ACTION_COLOURS = {"block": "red", "review": "yellow"}
 
@@ -63,16 +63,16 @@ def tail(
     settings = settings_from_cli(config_file, bootstrap=bootstrap)
     source = topic or settings.flagged_topic
     try:
-        consumer = KafkaConsumer(
+        consumer = kafka_clients.consumer(
+            settings,
+            "flagstream-tail",
             source,
-            bootstrap_servers=settings.bootstrap.split(","),
             group_id=None,
             auto_offset_reset="earliest" if from_beginning else "latest",
             enable_auto_commit=False,
-            client_id="flagstream-tail",
         )
-    except KafkaError as exc:
-        raise click.ClickException(f"cannot reach Kafka at {settings.bootstrap}: {exc!r}") from None
+    except FlagstreamError as exc:
+        raise click.ClickException(str(exc)) from None
     seen = 0
     last = time.monotonic()
     try:

@@ -8,7 +8,7 @@ import click
 
 from streams.cli.options import bootstrap_option, config_option, settings_from_cli
 from streams.errors import FlagstreamError
-from streams.kafka_admin import TopicSpec, create_topics
+from streams.kafka_clients import TopicSpec, create_topics
 
 
 @click.group()

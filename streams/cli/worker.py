@@ -11,7 +11,7 @@ from faust.worker import Worker
 from streams import __version__
 from streams.agents import BatchHandler, register_agent
 from streams.app import create_app
-from streams.cli.options import bootstrap_option, config_option, settings_from_cli
+from streams.cli.options import bootstrap_option, config_option, model_options, settings_from_cli
 from streams.errors import FlagstreamError
 from streams.health import Heartbeat, serve
 from streams.metrics import WorkerMetrics, process_registry
@@ -30,20 +30,7 @@ HEARTBEAT_STALE_S = 30.0  # /healthz fails when the event loop has not ticked fo
 @click.option(
     "--metrics-addr", default=None, help="host:port for /metrics. [default: 127.0.0.1:9108]"
 )
-@click.option(
-    "--model",
-    "model_path",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Fast ONNX model file.",
-)
-@click.option(
-    "--policy",
-    "policy_path",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Policy TOML file.",
-)
+@model_options
 def worker(
     config_file: Path | None,
     bootstrap: str | None,

@@ -18,7 +18,7 @@ from kafka import KafkaAdminClient, KafkaProducer
 
 from streams.events import load_schema
 from streams.firehose import MALFORMED_KINDS, Firehose, Sample
-from streams.kafka_admin import TopicSpec, create_topics
+from streams.kafka_clients import TopicSpec, create_topics
 from streams.pipeline import Pipeline
 from streams.publish import InMessage
 from streams.settings import load_settings

@@ -27,7 +27,7 @@ import pytest
 from kafka import KafkaAdminClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from streams.kafka_admin import TopicSpec, create_topics
+from streams.kafka_clients import TopicSpec, create_topics
 from streams.settings import load_settings
 from tests.observability.conftest import Prometheus
 from tests.observability.names import BUILT_IN, SUFFIXES
