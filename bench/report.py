@@ -136,6 +136,8 @@ def markdown(results: dict[str, Any], plot_name: str | None) -> str:
             f"{cnt.get('dead_lettered', '–')} | {cnt.get('expected_dead_letters', '–')} |"
         )
     errors = {n: v["errors"] for n, v in results["contenders"].items() if v.get("errors")}
+    if run.get("errors"):
+        errors["run"] = run["errors"]
     if errors:
         parts += ["", "## Errors", ""]
         parts += [f"- {n}: {'; '.join(e)}" for n, e in errors.items()]

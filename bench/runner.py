@@ -4,6 +4,7 @@ would measure each other)."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import platform
 import time
@@ -43,9 +44,23 @@ def machine() -> dict[str, Any]:
     }
 
 
+def model_sha256() -> str:
+    """The shipped model every contender loads (FLAGSTREAM_MODEL_PATH is not passed on)."""
+    from streams.settings import DEFAULT_MODEL_PATH  # noqa: PLC0415
+
+    try:
+        return hashlib.sha256(DEFAULT_MODEL_PATH.read_bytes()).hexdigest()
+    except OSError as exc:
+        raise BenchError(
+            f"the shipped model {DEFAULT_MODEL_PATH} cannot be read ({exc.strerror}): "
+            "build it with `flagstream model export`"
+        ) from None
+
+
 def run(cfg: BenchConfig, say: Say) -> dict[str, Any]:
     """Run the benchmark described by ``cfg``; per-contender failures are recorded, not raised."""
     kafka.check_broker(cfg.bootstrap)
+    sha_start = model_sha256()
     cfg.run_dir.mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {
         "machine": machine(),
@@ -58,6 +73,7 @@ def run(cfg: BenchConfig, say: Say) -> dict[str, Any]:
             "latency_seconds": cfg.latency_seconds,
             "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "logs": str(cfg.run_dir),
+            "model_sha256": sha_start,
         },
         "contenders": {},
     }
@@ -119,4 +135,8 @@ def run(cfg: BenchConfig, say: Say) -> dict[str, Any]:
                 f"{'' if lat.complete else ' (backlog not cleared)'}"
             )
     results["run"]["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    if model_sha256() != sha_start:
+        # the contenders did not all run the same model: the comparison is void
+        results["run"]["errors"] = ["the model file changed during the run: rerun the benchmark"]
+        say("error: the model file changed during the run; its figures do not compare")
     return results

@@ -100,6 +100,8 @@ def bench(
     for kind, path in paths.items():
         click.echo(f"{kind}: {path}")
     failed = [n for n, v in results["contenders"].items() if v.get("errors")]
+    if results["run"].get("errors"):
+        failed.append("the run as a whole")
     if failed:
         click.echo(
             f"contenders with errors: {', '.join(failed)} (see {kind} and the logs in {cfg.run_dir})",
