@@ -31,6 +31,8 @@ class BenchConfig:
     drain_timeout_s: float = 1800.0  # one drain of N events, start to last commit
     settle_timeout_s: float = 120.0  # after a latency window, for the backlog to clear
     keep_topics: bool = False
+    # settings passed to every contender as FLAGSTREAM_<NAME>, e.g. {"batch_max": "1024"}
+    overrides: tuple[tuple[str, str], ...] = ()
     run_id: str = field(default_factory=lambda: time.strftime("%Y%m%d-%H%M%S"))
 
     @property

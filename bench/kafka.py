@@ -87,12 +87,20 @@ def _consumer(bootstrap: str, group: str | None = None, **extra: Any) -> Consume
 
 
 def end_offsets(bootstrap: str, topic: str, partitions: int) -> list[int]:
+    """High watermarks; retried briefly, as a new topic's leaders take a moment to be known."""
     c = _consumer(bootstrap)
     try:
-        return [
-            c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
-            for p in range(partitions)
-        ]
+        for attempt in range(20):
+            try:
+                return [
+                    c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+                    for p in range(partitions)
+                ]
+            except KafkaException:
+                if attempt == 19:
+                    raise
+                time.sleep(0.5)
+        raise AssertionError("unreachable")
     finally:
         c.close()
 

@@ -103,6 +103,7 @@ def contender_env(
             "PYTHONUNBUFFERED": "1",
         }
     )
+    env.update({f"FLAGSTREAM_{k.upper()}": v for k, v in cfg.overrides})
     return env
 
 

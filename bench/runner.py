@@ -74,6 +74,7 @@ def run(cfg: BenchConfig, say: Say) -> dict[str, Any]:
             "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "logs": str(cfg.run_dir),
             "model_sha256": sha_start,
+            "settings": dict(cfg.overrides),
         },
         "contenders": {},
     }

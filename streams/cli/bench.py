@@ -35,6 +35,13 @@ import click
 @click.option("--stem", default="latest", show_default=True, help="Results file name stem.")
 @click.option("--drain-timeout", type=click.FloatRange(10), help="Seconds one drain may take.")
 @click.option("--keep-topics", is_flag=True, help="Keep the run's output topics for inspection.")
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A setting for every contender, as FLAGSTREAM_NAME (repeatable), e.g. batch_max=1024.",
+)
 def bench(
     bootstrap: str,
     mode: str,
@@ -47,6 +54,7 @@ def bench(
     stem: str,
     drain_timeout: float | None,
     keep_topics: bool,
+    overrides: tuple[str, ...],
 ) -> None:
     """Drain throughput, CPU, memory and end-to-end latency of flagstream and four contenders,
     on the local broker, in one run. Writes bench/results/latest.{json,md} and a latency plot."""
@@ -80,6 +88,10 @@ def bench(
     if drain_timeout is not None:
         options["drain_timeout_s"] = drain_timeout
     options["keep_topics"] = keep_topics
+    pairs = [o.partition("=") for o in overrides]
+    if any(not sep or not name for name, sep, _ in pairs):
+        raise click.BadParameter("use NAME=VALUE, e.g. batch_max=1024", param_hint="--set")
+    options["overrides"] = tuple((name.strip().lower(), value) for name, _, value in pairs)
     fields = {f.name for f in dataclasses.fields(BenchConfig)}
     cfg = BenchConfig(**{k: v for k, v in options.items() if k in fields})
 
