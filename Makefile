@@ -50,9 +50,8 @@ test-unit: venv
 test-integration: venv kafka-up ops-tools
 	$(BIN)/pytest tests -q -m "integration or e2e or prometheus"
 
-test: venv ops-tools lint ops-checks
-	deploy/local/kafka up
-	$(BIN)/pytest tests -q
+test: venv ops-tools
+	.ci/test-all
 
 clean:
 	deploy/local/kafka down || true

@@ -89,4 +89,3 @@ def test_busy_metrics_port_names_the_setting(tmp_path: Path) -> None:
         result = _worker({"FLAGSTREAM_METRICS_ADDR": f"127.0.0.1:{port}"}, tmp_path)
     assert result.returncode == 1
     assert "--metrics-addr or FLAGSTREAM_METRICS_ADDR" in result.stderr
-
