@@ -57,6 +57,7 @@ def train_linear(
     config: FeatureConfig,
     *,
     c: float | Sequence[float] = 4.0,
+    positive_weight: float | Sequence[float] = 1.0,
     seed: int = 0,
     log: bool = True,
 ) -> LinearModel:
@@ -64,15 +65,29 @@ def train_linear(
     x = design_matrix(texts, config)
     n_labels = labels.shape[1]
     cs = [float(c)] * n_labels if isinstance(c, int | float) else [float(v) for v in c]
+    pw = (
+        [float(positive_weight)] * n_labels
+        if isinstance(positive_weight, int | float)
+        else [float(v) for v in positive_weight]
+    )
     weights = np.zeros((config.buckets + 1, n_labels), dtype=np.float32)
     bias = np.zeros(n_labels, dtype=np.float32)
     for j in range(n_labels):
         known = labels[:, j] >= 0
         y = labels[known, j]
-        clf = LogisticRegression(C=cs[j], solver="liblinear", max_iter=200, random_state=seed)
+        clf = LogisticRegression(
+            C=cs[j],
+            solver="liblinear",
+            max_iter=200,
+            random_state=seed,
+            class_weight={0: 1.0, 1: pw[j]},
+        )
         clf.fit(x[known], y)
         weights[:-1, j] = clf.coef_[0]
         bias[j] = clf.intercept_[0]
         if log:
-            print(f"  label {j}: {int(known.sum())} rows, {int(y.sum())} positive, C={cs[j]}")
+            print(
+                f"  label {j}: {int(known.sum())} rows, {int(y.sum())} positive, "
+                f"C={cs[j]}, positive weight {pw[j]}"
+            )
     return LinearModel(config, weights, bias)

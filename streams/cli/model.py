@@ -54,3 +54,59 @@ def export(out: Path | None) -> None:
     from models.export import FAST_PATH, export_fast  # noqa: PLC0415 - training deps load only when run
 
     click.echo(f"exported {export_fast(out=out or FAST_PATH)}")
+
+
+@model.command()
+@data_dir_option
+@click.option(
+    "--model-path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Fast model (default: the shipped models/fast/flagstream-fast.onnx).",
+)
+@click.option(
+    "--accurate-path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Accurate model for the cascade (default: the built one, if present).",
+)
+@click.option("--card", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option("--no-baseline", is_flag=True, help="Skip alt-profanity-check.")
+@click.option("--no-latency", is_flag=True, help="Skip the timing runs.")
+def evaluate(
+    data_dir: Path,
+    model_path: Path | None,
+    accurate_path: Path | None,
+    card: Path | None,
+    no_baseline: bool,
+    no_latency: bool,
+) -> None:
+    """Measure the models on every dev/test split; print the targets and write models/CARD.md."""
+    from models.report import run_evaluation  # noqa: PLC0415 - training deps load only when run
+
+    report, card_path = run_evaluation(
+        data_dir,
+        model_path,
+        accurate_path,
+        card,
+        baseline=not no_baseline,
+        latency=not no_latency,
+    )
+    for t in report.targets:
+        status = "met" if t["met"] else f"MISSED by {t['goal'] - t['value']:.3f}"
+        click.echo(
+            f"{t['system']:8} {t['target']:32} {t['metric']:40} {t['value']:.3f} "
+            f"(goal {t['goal']:.2f}) {status}"
+        )
+    for r in report.benign_fpr:
+        if r["group"] == "all benign test texts":
+            click.echo(
+                f"{r['system']:8} false-positive rate on {r['n']} benign texts: "
+                f"{r['fpr']:.3f} (goal 0.02)"
+            )
+    for r in report.latency:
+        click.echo(
+            f"latency {r['system']}: {r['median_us']:.1f} µs/event (median), "
+            f"{r['best_us']:.1f} (best), batch {r['batch']}"
+        )
+    click.echo(f"wrote {card_path}")
