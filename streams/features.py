@@ -83,7 +83,9 @@ def prepare(text: str, max_chars: int = 1000) -> str:
     if "@" in text:
         text = _MENTION.sub(" ", text)
     text = _RETWEET.sub(" ", text).replace("<user>", " ").replace("<url>", " ")
-    text = unicodedata.normalize("NFKC", text).lower()
+    if not unicodedata.is_normalized("NFKC", text):  # the check is 25x cheaper than normalising
+        text = unicodedata.normalize("NFKC", text)
+    text = text.lower()
     return " " + " ".join(text.split()) + " "
 
 

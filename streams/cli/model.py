@@ -34,17 +34,41 @@ def model() -> None:
     help="Also train on sets whose licence forbids shipping (OLID): never for the shipped model.",
 )
 @click.option("--export/--no-export", "do_export", default=True, show_default=True)
-def train(data_dir: Path, seed: int, sample: float | None, research: bool, do_export: bool) -> None:
+@click.option(
+    "--accurate",
+    is_flag=True,
+    help="Also rebuild the accurate MiniLM model (needs torch; about 10-15 minutes on 2 cores).",
+)
+def train(
+    data_dir: Path,
+    seed: int,
+    sample: float | None,
+    research: bool,
+    do_export: bool,
+    accurate: bool,
+) -> None:
     """Train the fast model on the shippable sets, calibrate thresholds, export it."""
     from models.data import DATASETS  # noqa: PLC0415 - training deps load only when run
-    from models.export import FAST_PATH, export_fast  # noqa: PLC0415 - training deps load only when run
+    from models.export import (  # noqa: PLC0415 - training deps load only when run
+        FAST_ARTEFACT,
+        FAST_PATH,
+        export_fast,
+    )
     from models.train import train_fast  # noqa: PLC0415 - training deps load only when run
 
     sets = tuple(DATASETS) if research else None
-    result = train_fast(data_dir, seed=seed, sample=sample, train_sets=sets)
+    # a research or sample model never overwrites the shipped model or its artefact
+    custom = research or sample is not None
+    artefact = FAST_ARTEFACT.with_suffix(".custom.npz") if custom else FAST_ARTEFACT
+    result = train_fast(data_dir, seed=seed, sample=sample, train_sets=sets, artefact=artefact)
     click.echo(f"trained in {result.seconds:.0f} s")
     if do_export:
-        click.echo(f"exported {export_fast(out=FAST_PATH)}")
+        out = FAST_ARTEFACT.with_suffix(".custom.onnx") if custom else FAST_PATH
+        click.echo(f"exported {export_fast(artefact, out=out)}")
+    if accurate:
+        from models.accurate import build_accurate  # noqa: PLC0415 - needs torch
+
+        click.echo(f"built {build_accurate(data_dir, seed=seed, sample=sample)}")
 
 
 @model.command()

@@ -5,47 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import onnx
-import orjson
 import pytest
 
-from models.export import set_metadata
-from models.graph import linear_graph
 from streams.classify import ACCURATE, ACCURATE_WEIGHT, FAST, BatchScores, Classifier
 from streams.errors import ModelError
-from streams.features import FeatureConfig
 from streams.model import LABELS, TextModel, load_model
 from streams.settings import DEFAULT_MODEL_PATH, Settings
 
-CONFIG = FeatureConfig(bits=10, orders=(1, 2))
+FIXTURES = Path(__file__).resolve().parents[1] / "models" / "fixtures"
 
 
-def constant_model(
-    path: Path,
-    logit: float,
-    *,
-    languages: str = "en",
-    labels: tuple[str, ...] = LABELS,
-    thresholds: float = 0.5,
-) -> TextModel:
-    """A real ONNX model of the fast kind whose scores are sigmoid(logit) for every text."""
-    weights = np.zeros((CONFIG.buckets + 1, len(labels)), dtype=np.float32)
-    proto = linear_graph(weights, np.full(len(labels), logit, dtype=np.float32))
-    set_metadata(
-        proto,
-        {
-            "name": path.stem,
-            "version": "test",
-            "labels": ",".join(labels),
-            "thresholds": orjson.dumps(dict.fromkeys(labels, thresholds)).decode(),
-            "created_at": "2026-01-01T00:00:00+00:00",
-            "data_fingerprint": "test",
-            "features": CONFIG.to_meta(),
-            "languages": languages,
-        },
-    )
-    onnx.save(proto, path)
-    return load_model(path)
+def fixture(name: str) -> TextModel:
+    """A tiny committed model (tests/models/make_fixtures.py): every score is the same."""
+    return load_model(FIXTURES / f"{name}.onnx")
 
 
 @pytest.fixture(scope="module")
@@ -80,9 +52,9 @@ def test_truncates_to_max_text_chars(shipped: TextModel) -> None:
     np.testing.assert_allclose(clf.classify([long]).scores, shipped.score([head[:20]]), atol=1e-6)
 
 
-def test_cascade_rescores_grey_rows_only(tmp_path: Path) -> None:
-    fast = constant_model(tmp_path / "fast.onnx", 0.0)  # every score 0.5: in the band
-    accurate = constant_model(tmp_path / "acc.onnx", 3.0)  # 0.953
+def test_cascade_rescores_grey_rows_only() -> None:
+    fast = fixture("half")  # every score 0.5: in the band
+    accurate = fixture("high")  # 0.953
     clf = Classifier(fast, accurate, cascade_low=0.25, cascade_high=0.75)
     out = clf.classify(["an english text", "another one"])
     assert list(out.decided_by) == [ACCURATE, ACCURATE]
@@ -94,16 +66,16 @@ def test_cascade_rescores_grey_rows_only(tmp_path: Path) -> None:
     assert list(outside.classify(["an english text"]).decided_by) == [FAST]
 
 
-def test_cascade_skips_non_english_for_english_model(tmp_path: Path) -> None:
-    fast = constant_model(tmp_path / "fast.onnx", 0.0)
-    accurate = constant_model(tmp_path / "acc.onnx", 3.0, languages="en")
+def test_cascade_skips_non_english_for_english_model() -> None:
+    fast = fixture("half")
+    accurate = fixture("high")  # languages: en
     out = Classifier(fast, accurate).classify(["plain english", "完全是中文的句子", "한국어 문장"])
     assert list(out.decided_by) == [ACCURATE, FAST, FAST]
 
 
-def test_cascade_budget_leaves_fast_scores(tmp_path: Path) -> None:
-    fast = constant_model(tmp_path / "fast.onnx", 0.0)
-    accurate = constant_model(tmp_path / "acc.onnx", 3.0)
+def test_cascade_budget_leaves_fast_scores() -> None:
+    fast = fixture("half")
+    accurate = fixture("high")
     clf = Classifier(fast, accurate, cascade_budget_ms=1e-9)
     texts = [f"text {i}" for i in range(100)]
     out = clf.classify(texts)
@@ -112,9 +84,9 @@ def test_cascade_budget_leaves_fast_scores(tmp_path: Path) -> None:
     np.testing.assert_allclose(out.scores, 0.5, atol=1e-6)
 
 
-def test_accurate_scores_aligned_to_fast_thresholds(tmp_path: Path) -> None:
-    fast = constant_model(tmp_path / "fast.onnx", 0.0, thresholds=0.6)
-    accurate = constant_model(tmp_path / "acc.onnx", 0.0, thresholds=0.4)  # scores 0.5
+def test_accurate_scores_aligned_to_fast_thresholds() -> None:
+    fast = fixture("half-t06")
+    accurate = fixture("half-t04")  # scores 0.5
     out = Classifier(fast, accurate).classify(["some text"])
     # 0.5 is above the accurate threshold 0.4 -> must stay above the fast threshold 0.6
     aligned = 0.6 + (0.5 - 0.4) / (1 - 0.4) * (1 - 0.6)
@@ -122,19 +94,17 @@ def test_accurate_scores_aligned_to_fast_thresholds(tmp_path: Path) -> None:
     np.testing.assert_allclose(out.scores, expected, atol=1e-6)
 
 
-def test_label_mismatch_is_a_model_error(tmp_path: Path) -> None:
-    fast = constant_model(tmp_path / "fast.onnx", 0.0)
-    other = constant_model(tmp_path / "acc.onnx", 0.0, labels=("spam", "toxic"))
+def test_label_mismatch_is_a_model_error() -> None:
+    fast = fixture("half")
+    other = fixture("two-labels")
     with pytest.raises(ModelError, match="labels"):
         Classifier(fast, other)
 
 
-def test_from_settings(tmp_path: Path) -> None:
-    fast = constant_model(tmp_path / "fast.onnx", 0.0)
-    constant_model(tmp_path / "acc.onnx", 3.0)
+def test_from_settings() -> None:
     settings = Settings(
-        model_path=fast.path,
-        accurate_model_path=tmp_path / "acc.onnx",
+        model_path=FIXTURES / "half.onnx",
+        accurate_model_path=FIXTURES / "high.onnx",
         max_text_chars=64,
         cascade_low=0.1,
         cascade_high=0.9,

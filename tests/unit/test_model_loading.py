@@ -6,10 +6,8 @@ import threading
 from pathlib import Path
 
 import numpy as np
-import onnx
 import pytest
 
-from models.graph import linear_graph
 from streams.errors import ModelError
 from streams.model import LABELS, TextModel, load_model
 from streams.settings import DEFAULT_MODEL_PATH
@@ -82,10 +80,8 @@ def test_corrupt_file(tmp_path: Path) -> None:
         load_model(path)
 
 
-def test_onnx_without_metadata(tmp_path: Path) -> None:
-    path = tmp_path / "bare.onnx"
-    weights = np.zeros((17, 4), dtype=np.float32)
-    onnx.save(linear_graph(weights, np.zeros(4, dtype=np.float32)), path)
+def test_onnx_without_metadata() -> None:
+    path = Path(__file__).resolve().parents[1] / "models" / "fixtures" / "bare.onnx"
     with pytest.raises(ModelError, match=r"bare\.onnx: ONNX file lacks flagstream metadata"):
         load_model(path)
 

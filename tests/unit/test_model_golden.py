@@ -1,0 +1,69 @@
+"""Golden labels of the shipped fast model for fixed texts in each language.
+
+These pin behaviour, not figures: a retrained model must still get these clear-cut texts right
+at its own thresholds. Texts in languages the model was not trained on must not be flagged.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from streams.model import LABELS, TextModel, load_model
+from streams.settings import DEFAULT_MODEL_PATH
+
+ABUSE = {"spam", "scam"}  # an insult is not spam
+ADS = {"toxic", "hate"}  # an advert is not abuse
+
+GOLDEN: list[tuple[str, str, set[str], set[str] | None]] = [
+    # (language, text, labels it must carry, labels it must not carry; None: no other label)
+    ("en", "Thanks for the help yesterday, see you at lunch!", set(), None),
+    ("en", "The meeting is moved to 3pm on Thursday.", set(), None),
+    ("en", "you are a worthless stupid bitch, shut the fuck up", {"toxic"}, ABUSE),
+    (
+        "en",
+        "WINNER!! You have won a £1000 cash prize. Call 09061701461 now to claim",
+        {"spam"},
+        ADS,
+    ),
+    (
+        "en",
+        "Check out my channel and subscribe please!!! http://youtube.com/mychannel",
+        {"spam"},
+        ADS,
+    ),
+    ("zh", "今天天气很好，我们去公园散步吧。", set(), None),
+    ("zh", "你他妈的就是个傻逼，滚", {"toxic"}, ABUSE),
+    ("de", "Vielen Dank für die schnelle Antwort, bis morgen!", set(), None),
+    ("de", "Du bist ein dummes Arschloch und ein Vollidiot", {"toxic"}, ABUSE),
+    ("ko", "오늘 날씨가 정말 좋네요. 좋은 하루 보내세요!", set(), None),
+    ("ko", "이 병신 새끼야 꺼져", {"toxic"}, ABUSE),
+    ("ru", "Привет! Как дела? Увидимся завтра.", set(), None),
+    ("ar", "مرحبا، كيف حالك؟ أراك غدا", set(), None),
+    ("ja", "こんにちは、お元気ですか？また明日。", set(), None),
+    ("hi", "नमस्ते, आप कैसे हैं? कल मिलते हैं।", set(), None),
+]
+
+
+@pytest.fixture(scope="module")
+def model() -> TextModel:
+    return load_model(DEFAULT_MODEL_PATH)
+
+
+@pytest.mark.parametrize(
+    ("lang", "text", "expected", "forbidden"),
+    GOLDEN,
+    ids=[f"{g[0]}-{i}" for i, g in enumerate(GOLDEN)],
+)
+def test_golden(
+    model: TextModel, lang: str, text: str, expected: set[str], forbidden: set[str] | None
+) -> None:
+    scores = model.score([text])[0]
+    flagged = {label for j, label in enumerate(LABELS) if scores[j] >= model.thresholds[label]}
+    must_have = expected - flagged
+    extra = flagged - expected if forbidden is None else flagged & forbidden
+    assert not must_have, (
+        f"{lang}: {text!r} missed {must_have}: {dict(zip(LABELS, scores, strict=True))}"
+    )
+    assert not extra, (
+        f"{lang}: {text!r} wrongly flagged {extra}: {dict(zip(LABELS, scores, strict=True))}"
+    )
