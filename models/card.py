@@ -163,6 +163,21 @@ def render(report: Report, gaps: list[str]) -> str:
     ]
     lines += _table(["benchmark", "metric", "system", "n", "goal", "measured", ""], rows)
     add("")
+    if report.research:
+        add("### What the licence choice costs")
+        add("")
+        add(
+            "The same recipe trained also on OLID's training file (research-use licence, so "
+            "**not shipped**; thresholds calibrated on dev splits including an OLID dev slice "
+            "carved from its training file), on the same test splits:"
+        )
+        add("")
+        rows = [
+            [t["target"], t["metric"], str(t["n"]), _f(t["goal"]), _f(t["value"])]
+            for t in report.research
+        ]
+        lines += _table(["benchmark", "metric", "n", "goal", "research variant"], rows)
+        add("")
     add("## False positives on benign text")
     add("")
     add(

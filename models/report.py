@@ -9,25 +9,42 @@ import orjson
 
 from models.accurate import ACCURATE_PATH
 from models.card import render
-from models.evaluate import Report, evaluate
-from models.export import BUILD_DIR, FAST_PATH, MODELS_DIR
+from models.data import build_corpus
+from models.evaluate import Report, evaluate, research_targets
+from models.export import BUILD_DIR, FAST_ARTEFACT, FAST_PATH, MODELS_DIR
 from streams.model import TextModel, load_model
 
 CARD_PATH = MODELS_DIR / "CARD.md"
 REPORT_PATH = BUILD_DIR / "eval.json"
+# written by `flagstream model train --research`; compared in the card, never shipped
+RESEARCH_PATH = FAST_ARTEFACT.with_suffix(".custom.onnx")
 
 # Why each benchmark can fall short; shown next to the measured shortfall in the card.
 WHY = {
     "OLID test subtask_a": (
-        "the shipped model never sees OLID (research-use licence); the English offensive "
-        "training data (Davidson, HateXplain) is dominated by slurs and profanity, while OLID's "
-        "OFF class is largely political insults without them"
+        "the shipped model never trains on OLID (research-use licence), and the English "
+        "offensive data it does train on (Davidson, HateXplain) marks slurs and profanity, "
+        "while much of OLID's OFF class is political insult without them. The research variant "
+        "above shows that adding OLID's training file to this recipe does not close the gap "
+        "either: one linear n-gram model over sets with different definitions of 'offensive' "
+        "underfits OLID, and the frozen-MiniLM head is no better on it (PR-AUC in the tables). "
+        "Closing it needs a fine-tuned encoder or more varied licensable English data"
     ),
     "TweetEval hate test": (
         "HatEval's test set is known for its shift from train (different targets and period); "
-        "hate against immigrants and women without slurs is hard for n-grams"
+        "hate against immigrants and women without slurs is hard for n-grams and for a frozen "
+        "sentence encoder alike"
     ),
     "COLD dev (zh)": "COLD marks implicit group attacks that n-grams alone miss",
+    "youtube_spam held-back slice": (
+        "only ~1,300 training comments from four videos; self-promotion ('check out my "
+        "channel') shares most n-grams with ordinary comments, and the threshold is set for "
+        "precision 0.95 on the pooled dev sets, which costs YouTube recall (see the per-set rows)"
+    ),
+    "mendeley_smish held-back slice": (
+        "smishing vs other spam is a fine distinction learnt from ~500 smishing texts; the scam "
+        "threshold is set for precision 0.90"
+    ),
 }
 
 FIXED_GAPS = [
@@ -52,6 +69,15 @@ def gaps(report: Report) -> list[str]:
                 f"{t['system']} misses {t['target']} ({t['metric']}): {t['value']:.3f} vs "
                 f"{t['goal']:.2f}, short by {t['goal'] - t['value']:.3f}; {why}."
             )
+    out.extend(
+        f"{r['system']} flags {r['fpr']:.3f} of benign test texts (goal 0.02, over by "
+        f"{r['fpr'] - 0.02:.3f}): most of these are the toxicity sets' hard negatives "
+        "(texts sampled for offensive keywords and annotated not offensive, e.g. "
+        "HateXplain 'normal' posts with reclaimed slurs); the rows for ordinary "
+        "messages (SMS and Mendeley ham) show the rate on everyday text."
+        for r in report.benign_fpr
+        if r["group"] == "all benign test texts" and r["fpr"] > 0.02
+    )
     return out + FIXED_GAPS
 
 
@@ -63,13 +89,19 @@ def run_evaluation(
     *,
     baseline: bool = True,
     latency: bool = True,
+    research_path: Path | None = None,
 ) -> tuple[Report, Path]:
     fast = load_model(model_path or FAST_PATH)
     accurate: TextModel | None = None
     candidate = accurate_path or ACCURATE_PATH
     if candidate.exists():
-        accurate = load_model(candidate)
+        accurate = load_model(candidate, threads=2)  # scoring only; latency is timed on 1
     report = evaluate(data_dir, fast, accurate, baseline=baseline, latency=latency)
+    research = RESEARCH_PATH if research_path is None else research_path
+    if research.exists():
+        variant = load_model(research)
+        if "olid" in variant.metadata.get("datasets", "").split(","):
+            report.research = research_targets(build_corpus(data_dir), variant)
     card_path = card_path or CARD_PATH
     card_path.write_text(render(report, gaps(report)), encoding="utf-8")
     REPORT_PATH.parent.mkdir(parents=True, exist_ok=True)

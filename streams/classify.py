@@ -2,8 +2,8 @@
 
 The cascade: rows with any fast score in ``[cascade_low, cascade_high)`` are candidates for the
 accurate model (when one is configured, and only for texts in a language it reads). The most
-uncertain candidates go first, in chunks, until the per-batch time budget is spent; the rest keep
-their fast scores. ``decided_by`` records which model's scores stand for each row.
+uncertain candidates go first, in chunks sized from the measured cost per row so that the
+per-batch time budget is not overshot; the rest keep their fast scores. ``decided_by`` records which model's scores stand for each row.
 
 The accurate model's probabilities are mapped onto the fast model's scale (piecewise linearly,
 so that its calibrated threshold lands on the fast model's), which keeps one set of thresholds -
@@ -97,6 +97,7 @@ class Classifier:
             else self._fast_t
         )
         self._english_only = accurate is not None and accurate.languages == ("en",)
+        self._row_seconds: float | None = None  # running cost of one accurate row, seconds
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Classifier:
@@ -150,12 +151,26 @@ class Classifier:
         assert self.accurate is not None
         rows = self.candidates(texts, scores)
         start = time.perf_counter()
-        for pos in range(0, len(rows), CHUNK):
-            if time.perf_counter() - start >= self.cascade_budget_s:
+        pos = 0
+        while pos < len(rows):
+            remaining = self.cascade_budget_s - (time.perf_counter() - start)
+            # size the chunk to what the budget still affords at the measured cost per row, so
+            # one slow chunk cannot overshoot it; before any measurement, start small
+            if self._row_seconds is None:
+                size = 4
+            else:
+                size = min(CHUNK, int(remaining / self._row_seconds))
+            if remaining <= 0 or size < 1:
                 break
-            chunk = rows[pos : pos + CHUNK]
+            chunk = rows[pos : pos + size]
+            t0 = time.perf_counter()
             acc = self.accurate.score([texts[i] for i in chunk])
+            per_row = (time.perf_counter() - t0) / len(chunk)
+            self._row_seconds = (
+                per_row if self._row_seconds is None else 0.8 * self._row_seconds + 0.2 * per_row
+            )
             aligned = _align(acc, self._acc_t, self._fast_t)
             scores[chunk] = ACCURATE_WEIGHT * aligned + (1.0 - ACCURATE_WEIGHT) * scores[chunk]
             decided_by[chunk] = ACCURATE
+            pos += len(chunk)
         return time.perf_counter() - start

@@ -25,6 +25,7 @@ LABELS: tuple[str, ...] = ("spam", "scam", "toxic", "hate")  # column order of s
 
 META_PREFIX = "flagstream."
 REQUIRED_META = ("name", "version", "labels", "thresholds", "created_at", "data_fingerprint")
+MICRO_BATCH = 8  # texts per accurate-model run, sorted by length
 _FIX = "run `flagstream model export` or set FLAGSTREAM_MODEL_PATH to a flagstream model"
 
 Scorer = Callable[[Sequence[str]], npt.NDArray[np.float32]]
@@ -125,17 +126,25 @@ class TextModel:
 
         def score_wordpiece(texts: Sequence[str]) -> npt.NDArray[np.float32]:
             encodings = tokenizer.encode_batch_fast(list(texts))
-            width = max(len(e.ids) for e in encodings)
-            ids = np.zeros((len(texts), width), dtype=np.int64)
-            mask = np.zeros((len(texts), width), dtype=np.int64)
-            for i, e in enumerate(encodings):
-                ids[i, : len(e.ids)] = e.ids
-                mask[i, : len(e.ids)] = 1
-            feed = {"input_ids": ids, "attention_mask": mask}
-            if "token_type_ids" in feeds:
-                feed["token_type_ids"] = np.zeros_like(ids)
-            out = session.run(None, feed)[0]
-            return np.asarray(out, dtype=np.float32).reshape(len(texts), n_labels)
+            out = np.zeros((len(texts), n_labels), dtype=np.float32)
+            # length-sorted micro-batches: padding a tweet to a paragraph's length costs more
+            # than the batching saves (measured: 10 ms/event alone, 26 ms in padded 32s)
+            order = np.argsort([len(e.ids) for e in encodings], kind="stable")
+            for start in range(0, len(order), MICRO_BATCH):
+                idx = order[start : start + MICRO_BATCH]
+                width = max(len(encodings[i].ids) for i in idx)
+                ids = np.zeros((len(idx), width), dtype=np.int64)
+                mask = np.zeros((len(idx), width), dtype=np.int64)
+                for r, i in enumerate(idx):
+                    n = len(encodings[i].ids)
+                    ids[r, :n] = encodings[i].ids
+                    mask[r, :n] = 1
+                feed = {"input_ids": ids, "attention_mask": mask}
+                if "token_type_ids" in feeds:
+                    feed["token_type_ids"] = np.zeros_like(ids)
+                result = session.run(None, feed)[0]
+                out[idx] = np.asarray(result, dtype=np.float32).reshape(len(idx), n_labels)
+            return out
 
         return score_wordpiece
 
