@@ -1,10 +1,16 @@
-"""The Faust wiring: one agent that takes batches from the input topic and hands them on.
+"""The Faust wiring: one agent that batches the input topic and hands batches to the pipeline.
 
-At-least-once: Faust acks a batch's events only when the ``take_events`` loop asks for the next
-batch, so a batch's offsets can be committed only after :meth:`BatchHandler.handle` returned, i.e.
-after the broker acknowledged every flagged and dead-lettered record of it. ``concurrency=1``
-because with more actors Faust can commit past in-flight events (faust-streaming issue #606);
-scale with partitions and processes instead.
+At-least-once: the agent's stream does not ack by itself (``noack``). An event is acked only after
+the broker acknowledged every flagged and dead-lettered record of its batch, so Faust can only
+commit offsets whose outputs are safe. Batches are acked in the order they were consumed.
+
+Pipelining: while one batch is classified (in a thread) and published, the agent keeps consuming
+the next one, so Faust's per-event work on the event loop overlaps with inference. At most
+``PIPELINE_DEPTH`` sealed batches wait; beyond that the agent stops pulling and Faust's flow
+control pauses fetching.
+
+``concurrency=1`` because with more actors Faust can commit past in-flight events
+(faust-streaming issue #606); scale with partitions and processes instead.
 """
 
 from __future__ import annotations
@@ -13,7 +19,8 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NoReturn
 
@@ -60,16 +67,14 @@ class BatchHandler:
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="flagstream-classify")
         self._consumed = metrics.events_consumed.labels(pipeline.settings.input_topic)
 
-    async def handle(self, events: Sequence[EventT]) -> None:
-        """Process one batch completely. On SIGTERM the batch is drained, not abandoned."""
-        task = asyncio.ensure_future(self._handle(events))
+    async def handle(
+        self, events: Sequence[EventT], ack: Callable[[EventT], Awaitable[Any]]
+    ) -> None:
+        """Process one batch completely, then ack its events. Any failure exits the process."""
         try:
-            await asyncio.shield(task)
-        except asyncio.CancelledError:
-            # shutting down: finish this batch so the offsets Faust commits on the way out are
-            # exactly those whose outputs the broker has acknowledged
-            await asyncio.wait_for(task, DRAIN_TIMEOUT_S)
-            raise
+            await self._handle(events)
+            for event in events:
+                await ack(event)
         except Exception as exc:  # any failure: the batch must not be acked
             self._metrics.errors.labels("batch").inc()
             self._die(exc)
@@ -121,6 +126,75 @@ def _in_message(ev: EventT) -> InMessage:
     return InMessage(msg.topic, msg.partition, msg.offset, msg.value, msg.key, headers)
 
 
+class BatchCollector:
+    """Seals consumed events into batches by size or age; the agent's processor drains them in order."""
+
+    def __init__(self, max_events: int, within_s: float, depth: int) -> None:
+        self._max = max_events
+        self._within = within_s
+        self._depth = depth
+        self._buffer: list[EventT] = []
+        self._sealed: deque[list[EventT] | None] = deque()
+        self._generation = 0
+        self._timer: asyncio.TimerHandle | None = None
+        self._have_batch = asyncio.Event()
+        self._room = asyncio.Event()
+        self._room.set()
+
+    def add(self, event: EventT) -> None:
+        self._buffer.append(event)
+        if len(self._buffer) >= self._max:
+            self.seal()
+        elif (
+            len(self._buffer) == 1
+        ):  # a new batch starts: it is sealed at the latest after `within`
+            self._timer = asyncio.get_running_loop().call_later(
+                self._within, self._seal_if, self._generation
+            )
+
+    def _seal_if(self, generation: int) -> None:
+        if generation == self._generation:
+            self.seal()
+
+    def seal(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if not self._buffer:
+            return
+        self._sealed.append(self._buffer)
+        self._buffer = []
+        self._generation += 1
+        self._have_batch.set()
+        if len(self._sealed) >= self._depth:
+            self._room.clear()
+
+    def close(self) -> None:
+        """Seal what is buffered and mark the end: the processor finishes everything sealed."""
+        self.seal()
+        self._sealed.append(None)
+        self._have_batch.set()
+
+    @property
+    def has_room(self) -> bool:
+        return self._room.is_set()
+
+    async def wait_for_room(self) -> None:
+        await self._room.wait()
+
+    async def next_batch(self) -> list[EventT] | None:
+        while not self._sealed:
+            self._have_batch.clear()
+            await self._have_batch.wait()
+        batch = self._sealed.popleft()
+        if len(self._sealed) < self._depth:
+            self._room.set()
+        return batch
+
+
+PIPELINE_DEPTH = 2  # sealed batches that may wait while one is processed
+
+
 def register_agent(app: faust.App, settings: Settings, handler: BatchHandler) -> faust.types.AgentT:
     """Subscribe the moderation agent to the input topic."""
     source = app.topic(
@@ -130,8 +204,25 @@ def register_agent(app: faust.App, settings: Settings, handler: BatchHandler) ->
         allow_empty=True,  # tombstones reach the handler and are dead-lettered, not dropped
     )
 
-    async def moderate(stream: Any) -> None:  # faust.Stream: take_events is not on StreamT
-        async for events in stream.take_events(settings.batch_max, within=settings.batch_within_s):
-            await handler.handle(events)
+    async def moderate(stream: Any) -> None:  # a faust.Stream; typed loosely by faust itself
+        manual = stream.noack()
+        collector = BatchCollector(settings.batch_max, settings.batch_within_s, PIPELINE_DEPTH)
+
+        async def process() -> None:
+            while (batch := await collector.next_batch()) is not None:
+                await handler.handle(batch, manual.ack)
+
+        processor = asyncio.ensure_future(process())
+        try:
+            add = collector.add
+            async for _ in manual:  # the bare stream: one async generator fewer than .events()
+                add(manual.current_event)
+                if not collector.has_room:
+                    await collector.wait_for_room()
+        finally:
+            # shutting down (SIGTERM cancels this agent) or the stream ended: finish and ack every
+            # consumed event, so the offsets Faust commits on the way out are all safe
+            collector.close()
+            await asyncio.shield(asyncio.wait_for(processor, DRAIN_TIMEOUT_S))
 
     return app.agent(source, name="flagstream.moderate", concurrency=1)(moderate)
