@@ -71,10 +71,10 @@ def render(report: Report, gaps: list[str]) -> str:
     lines += _table(["model", "file", "version", "sha256 (prefix)", "created_at", "size"], rows)
     add("")
     add(
-        "- **fast** (`models/fast/flagstream-fast.onnx`, shipped): hashed character 1-5-grams "
-        "(2^18 buckets) feeding one logistic regression per label, as a Gather + ScatterND ONNX "
-        "graph. Every event goes through it. Multilingual by construction: the same n-gram code "
-        "reads every script it was trained on; characters of other scripts are gaps that yield "
+        "- **fast** (`models/fast/flagstream-fast.onnx`, shipped): hashed character n-grams "
+        f"(`{report.features}`) feeding one logistic regression per label, as a Gather + "
+        "ScatterND ONNX graph. Every event goes through it. Multilingual by construction: the "
+        "same n-gram code reads every script it was trained on; characters of other scripts are gaps that yield "
         "no features, so such text scores the model's prior."
     )
     add(

@@ -74,6 +74,7 @@ class Report:
     models: dict[str, dict[str, str]] = field(default_factory=dict)
     sizes: dict[str, int] = field(default_factory=dict)
     research: list[dict[str, Any]] = field(default_factory=list)
+    features: str = ""
 
 
 def _rows(examples: Sequence[Example], dataset: str | None = None) -> list[int]:
@@ -402,6 +403,7 @@ def evaluate(
             }
         },
         sizes={"fast": fast.path.stat().st_size},
+        features=fast.metadata.get("features", ""),
     )
     classifier = None
     if accurate is not None:

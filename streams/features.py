@@ -50,7 +50,7 @@ _KEPT_RANGES: tuple[tuple[int, int], ...] = (
 class FeatureConfig:
     """How texts become n-gram ids; stored in the model's metadata and read back at load."""
 
-    bits: int = 18
+    bits: int = 16  # 2^16 buckets: the weight table (1 MB) stays in cache; 2^18 took 1.6x longer
     orders: tuple[int, ...] = (1, 2, 3, 4, 5)
     max_chars: int = 1000
 
