@@ -17,7 +17,7 @@ from streams.model import TextModel, load_model
 CARD_PATH = MODELS_DIR / "CARD.md"
 REPORT_PATH = BUILD_DIR / "eval.json"
 # written by `flagstream model train --research`; compared in the card, never shipped
-RESEARCH_PATH = FAST_ARTEFACT.with_suffix(".custom.onnx")
+RESEARCH_PATH = FAST_ARTEFACT.with_suffix(".research.onnx")
 
 # Why each benchmark can fall short; shown next to the measured shortfall in the card.
 WHY = {

@@ -58,12 +58,12 @@ def train(
 
     sets = tuple(DATASETS) if research else None
     # a research or sample model never overwrites the shipped model or its artefact
-    custom = research or sample is not None
-    artefact = FAST_ARTEFACT.with_suffix(".custom.npz") if custom else FAST_ARTEFACT
+    variant = "research" if research else ("sample" if sample is not None else "")
+    artefact = FAST_ARTEFACT.with_suffix(f".{variant}.npz") if variant else FAST_ARTEFACT
     result = train_fast(data_dir, seed=seed, sample=sample, train_sets=sets, artefact=artefact)
     click.echo(f"trained in {result.seconds:.0f} s")
     if do_export:
-        out = FAST_ARTEFACT.with_suffix(".custom.onnx") if custom else FAST_PATH
+        out = FAST_ARTEFACT.with_suffix(f".{variant}.onnx") if variant else FAST_PATH
         click.echo(f"exported {export_fast(artefact, out=out)}")
     if accurate:
         from models.accurate import build_accurate  # noqa: PLC0415 - needs torch
