@@ -1,22 +1,29 @@
-"""Fixtures every test may use. Broker fixtures live in tests/integration/conftest.py."""
+"""Fixtures and hooks every test may use. Broker fixtures live in tests/integration/conftest.py."""
 
 from __future__ import annotations
 
-import warnings
+import os
+from collections.abc import Generator
 from pathlib import Path
 
 import pytest
 
-# kafka-python 3.0 loads its protocol schemas with importlib.resources.open_text/read_text at
-# import time, which Python 3.11/3.12 flag as deprecated; with warnings as errors that would
-# fail collection of every module importing kafka. Import it once here, ignoring only that.
-with warnings.catch_warnings():
-    warnings.filterwarnings(
-        "ignore", message=r"(open|read)_text is deprecated", category=DeprecationWarning
-    )
-    import kafka  # noqa: F401
-
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+# `make test` (and so CI) sets this: there every prerequisite is installed, so a skipped test
+# means a missing install step, and it must fail rather than pass unnoticed
+REQUIRE_ALL = os.environ.get("FLAGSTREAM_REQUIRE_ALL_TESTS", "0") == "1"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, None, None]:
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if REQUIRE_ALL and report.skipped and not hasattr(report, "wasxfail"):
+        report.outcome = "failed"
+        report.longrepr = f"skipped under FLAGSTREAM_REQUIRE_ALL_TESTS=1 (install what it needs): {report.longrepr}"
 
 
 @pytest.fixture(scope="session")
