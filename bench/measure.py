@@ -107,6 +107,11 @@ def contender_env(
     return env
 
 
+def leader_topic(group: str) -> str:
+    """The leader-election topic a Faust app with default settings creates (faust-naive)."""
+    return f"{group}-__assignor-__leader"
+
+
 def _topics(cfg: BenchConfig, name: str, phase: str) -> tuple[str, str, str]:
     base = f"bench.{cfg.run_id}.{name}.{phase}"
     return f"{base}.in", f"{base}.flagged", f"{base}.dlq"
@@ -154,7 +159,7 @@ def drain(cfg: BenchConfig, name: str, input_topic: str, n: int, malformed: int)
     window = max(t_last - t_first, 1e-3)
     cpu = proc.cpu_at(t_last) - proc.cpu_at(t_first)
     if not cfg.keep_topics:
-        kafka.delete_topics(cfg.bootstrap, [flagged, dlq])
+        kafka.delete_topics(cfg.bootstrap, [flagged, dlq, leader_topic(group)])
     return DrainResult(
         events=n,
         seconds=round(window, 3),
@@ -270,7 +275,7 @@ def latency(cfg: BenchConfig, name: str, rate: int, workload: Workload) -> Laten
     if len(arr) < 100:
         notes.append(f"only {len(arr)} flagged samples: percentiles are rough")
     if not cfg.keep_topics:
-        kafka.delete_topics(cfg.bootstrap, [live, flagged, dlq])
+        kafka.delete_topics(cfg.bootstrap, [live, flagged, dlq, leader_topic(group)])
     return LatencyResult(
         offered_eps=rate,
         sent=len(sent_at),
