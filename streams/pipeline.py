@@ -117,10 +117,12 @@ class Pipeline:
                 msg, ev = good[i]
                 row = scored.scores[i].tolist()
                 over = decisions.over[i]
-                hit = sorted(
-                    (labels[j] for j in range(n_labels) if over[j]),
-                    key=lambda lb: -row[labels.index(lb)],
-                )
+                hit = [
+                    labels[j]
+                    for j in sorted(
+                        np.flatnonzero(over).tolist(), key=row.__getitem__, reverse=True
+                    )
+                ]
                 by = int(scored.decided_by[i])
                 payload = {
                     "schema_version": 1,
