@@ -25,6 +25,7 @@ from onnx import helper, numpy_helper
 from tokenizers import Tokenizer
 
 from models.export import BUILD_DIR
+from streams.model import padded_batches
 
 ENCODER_FP32 = BUILD_DIR / "minilm-encoder.onnx"
 ENCODER_INT8 = BUILD_DIR / "minilm-encoder-int8.onnx"
@@ -100,17 +101,8 @@ def embed(
     tok.enable_truncation(MAX_LEN)
     tok.no_padding()
     encs = tok.encode_batch_fast([t[:2000] for t in texts])
-    order = np.argsort([len(e.ids) for e in encs], kind="stable")
     out = np.zeros((len(texts), 384), dtype=np.float32)
-    for start in range(0, len(order), batch):
-        idx = order[start : start + batch]
-        width = max(len(encs[i].ids) for i in idx)
-        ids = np.zeros((len(idx), width), dtype=np.int64)
-        mask = np.zeros((len(idx), width), dtype=np.int64)
-        for r, i in enumerate(idx):
-            n = len(encs[i].ids)
-            ids[r, :n] = encs[i].ids
-            mask[r, :n] = 1
+    for idx, ids, mask in padded_batches([e.ids for e in encs], batch):
         out[idx] = session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
     return out
 

@@ -9,7 +9,7 @@ tokenizer for the accurate one). Nothing else is needed at run time: no torch, n
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +29,23 @@ MICRO_BATCH = 8  # texts per accurate-model run, sorted by length
 _FIX = "run `flagstream model export` or set FLAGSTREAM_MODEL_PATH to a flagstream model"
 
 Scorer = Callable[[Sequence[str]], npt.NDArray[np.float32]]
+
+
+def padded_batches(
+    token_ids: Sequence[Sequence[int]], batch: int
+) -> Iterator[tuple[npt.NDArray[np.intp], npt.NDArray[np.int64], npt.NDArray[np.int64]]]:
+    """Length-sorted micro-batches of token ids: (row indices, padded ids, attention mask)."""
+    order = np.argsort([len(t) for t in token_ids], kind="stable")
+    for start in range(0, len(order), batch):
+        idx = order[start : start + batch]
+        width = max(len(token_ids[i]) for i in idx)
+        ids = np.zeros((len(idx), width), dtype=np.int64)
+        mask = np.zeros((len(idx), width), dtype=np.int64)
+        for r, i in enumerate(idx):
+            n = len(token_ids[i])
+            ids[r, :n] = token_ids[i]
+            mask[r, :n] = 1
+        yield idx, ids, mask
 
 
 class TextModel:
@@ -129,16 +146,7 @@ class TextModel:
             out = np.zeros((len(texts), n_labels), dtype=np.float32)
             # length-sorted micro-batches: padding a tweet to a paragraph's length costs more
             # than the batching saves (measured: 10 ms/event alone, 26 ms in padded 32s)
-            order = np.argsort([len(e.ids) for e in encodings], kind="stable")
-            for start in range(0, len(order), MICRO_BATCH):
-                idx = order[start : start + MICRO_BATCH]
-                width = max(len(encodings[i].ids) for i in idx)
-                ids = np.zeros((len(idx), width), dtype=np.int64)
-                mask = np.zeros((len(idx), width), dtype=np.int64)
-                for r, i in enumerate(idx):
-                    n = len(encodings[i].ids)
-                    ids[r, :n] = encodings[i].ids
-                    mask[r, :n] = 1
+            for idx, ids, mask in padded_batches([e.ids for e in encodings], MICRO_BATCH):
                 feed = {"input_ids": ids, "attention_mask": mask}
                 if "token_type_ids" in feeds:
                     feed["token_type_ids"] = np.zeros_like(ids)
