@@ -14,7 +14,7 @@ from streams.metrics import WorkerMetrics
 from streams.pipeline import Pipeline, record_batch
 from streams.policy import ALLOW
 from streams.publish import InMessage
-from streams.settings import load_settings
+from streams.settings import REPO_DIR, load_settings
 
 
 @pytest.fixture(scope="module")
@@ -136,3 +136,31 @@ def test_empty_and_all_malformed_batches(pipeline: Pipeline) -> None:
     result = pipeline.process([InMessage("events", 0, 1, b"{", None)])
     assert result.decided == 0
     assert [o.value for o in result.outputs] == [b"{"]
+
+
+def test_cascade_decisions_name_the_accurate_model(
+    flagged_validator: jsonschema.Draft7Validator,
+) -> None:
+    settings = load_settings(
+        accurate_model_path=REPO_DIR / "models" / "accurate" / "flagstream-accurate.onnx",
+        cascade_budget_ms=10_000,  # generous: this test is about the contract, not the budget
+    )
+    cascade = Pipeline.from_settings(settings)
+    assert cascade.classifier.accurate is not None
+    messages, _ = _messages(400, seed=21)
+    result = cascade.process(messages)
+    assert int(np.count_nonzero(result.decided_by)) > 0  # the grey zone went to the accurate model
+    deciders = set()
+    for out in result.outputs:
+        if out.topic != settings.flagged_topic:
+            continue
+        payload = orjson.loads(out.value or b"")
+        assert not list(flagged_validator.iter_errors(payload))
+        model = (
+            cascade.classifier.accurate
+            if payload["decided_by"] == "accurate"
+            else cascade.classifier.fast
+        )
+        assert payload["model"]["sha256"] == model.sha256
+        deciders.add(payload["decided_by"])
+    assert deciders == {"fast", "accurate"}
