@@ -19,7 +19,7 @@ import asyncio
 import logging
 import os
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NoReturn
@@ -34,9 +34,8 @@ from streams.settings import Settings
 
 log = logging.getLogger(__name__)
 
-EXIT_BATCH_FAILED = (
-    70  # EX_SOFTWARE: the supervisor restarts the worker; offsets were not committed
-)
+# EX_SOFTWARE: the supervisor restarts the worker; the failed batch's offsets were not committed
+EXIT_BATCH_FAILED = 70
 DRAIN_TIMEOUT_S = 30.0
 
 
@@ -95,18 +94,16 @@ class BatchHandler:
         await send_and_wait(send_one, result.outputs)
         acked = time.time()
         metrics = self._metrics
-        for out in result.outputs:
-            metrics.published.labels(out.topic).inc()
+        for topic, count in Counter(out.topic for out in result.outputs).items():
+            metrics.published.labels(topic).inc(count)
         record_batch(metrics, result, acked, len(messages))
         metrics.batch_seconds.observe(acked - started)
         metrics.last_batch_timestamp.set(acked)
         self._update_lag(events)
 
     def _update_lag(self, events: Sequence[EventT]) -> None:
-        last: dict[Any, int] = {}
-        for ev in events:
-            tp = ev.message.tp
-            last[tp] = max(last.get(tp, -1), ev.message.offset)
+        # a partition's events arrive in offset order: the last one seen is the highest
+        last = {ev.message.tp: ev.message.offset for ev in events}
         consumer = self._app.consumer
         for tp, offset in last.items():
             highwater = consumer.highwater(tp)

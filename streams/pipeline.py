@@ -7,6 +7,7 @@ It does no I/O, so the worker runs it in a thread and the benchmark's contenders
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -174,19 +175,16 @@ def record_batch(
 ) -> None:
     """Count a batch once its outputs are acknowledged. Per-batch numpy, no per-event Python where avoidable."""
     metrics.batch_size.observe(batch_size)
-    for reason in result.dead_letter_reasons:
-        metrics.dead_letter(reason)
+    for reason, count in Counter(result.dead_letter_reasons).items():
+        metrics.dead_letter(reason, count)
     if result.decided == 0:
         return
-    counts = np.bincount(result.actions, minlength=3)
+    counts = np.bincount(result.actions, minlength=len(ACTION_NAMES))
     for code, name in enumerate(ACTION_NAMES):
-        if counts[code]:
-            metrics.decision(name, int(counts[code]))
-    for code, name in enumerate(ACTION_NAMES):
-        rows = result.actions == code
-        if not rows.any():
+        if not counts[code]:
             continue
-        per_label = result.over[rows].sum(axis=0)
+        metrics.decision(name, int(counts[code]))
+        per_label = result.over[result.actions == code].sum(axis=0)
         for j, label in enumerate(metrics.labels):
             if per_label[j]:
                 metrics.label_flag(label, name, int(per_label[j]))
