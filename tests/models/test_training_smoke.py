@@ -35,16 +35,17 @@ def corpus() -> Corpus:
     return build_corpus(DATA_DIR)
 
 
+def _train_smoke(artefact: Path) -> TrainResult:
+    """The small, seeded training run every test here shares."""
+    return train_fast(
+        DATA_DIR, sample=0.04, config=FeatureConfig(bits=14), artefact=artefact, log=False
+    )
+
+
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory: pytest.TempPathFactory) -> tuple[TrainResult, Path]:
     tmp = tmp_path_factory.mktemp("smoke")
-    result = train_fast(
-        DATA_DIR,
-        sample=0.04,
-        config=FeatureConfig(bits=14),
-        artefact=tmp / "fast.npz",
-        log=False,
-    )
+    result = _train_smoke(tmp / "fast.npz")
     out = export_fast(tmp / "fast.npz", tmp / "smoke.onnx", created_at="2026-01-01T00:00:00+00:00")
     return result, out
 
@@ -94,13 +95,7 @@ def test_exported_metadata(smoke: tuple[TrainResult, Path]) -> None:
 
 def test_training_is_deterministic(tmp_path: Path, smoke: tuple[TrainResult, Path]) -> None:
     result, _ = smoke
-    again = train_fast(
-        DATA_DIR,
-        sample=0.04,
-        config=FeatureConfig(bits=14),
-        artefact=tmp_path / "a.npz",
-        log=False,
-    )
+    again = _train_smoke(tmp_path / "a.npz")
     np.testing.assert_array_equal(again.model.weights, result.model.weights)
     assert again.thresholds == result.thresholds
 
