@@ -1,13 +1,17 @@
-"""The Faust wiring: one agent that batches the input topic and hands batches to the pipeline.
+"""The Faust wiring: one agent that classifies the input topic in batches.
 
-At-least-once: the agent's stream does not ack by itself (``noack``). An event is acked only after
-the broker acknowledged every flagged and dead-lettered record of its batch, so Faust can only
-commit offsets whose outputs are safe. Batches are acked in the order they were consumed.
+Delivery: the app's consumer (``streams.consumer``) hands each fetched partition batch to the
+agent's ``BatchCollector`` in one call, below Faust's per-event stream, which cost more CPU per
+event than the whole pipeline (``docs/performance.md``). The collector seals batches of up to
+``batch_max`` records or ``batch_within_s`` of age.
 
-Pipelining: while one batch is classified (in a thread) and published, the agent keeps consuming
-the next one, so Faust's per-event work on the event loop overlaps with inference. At most
-``PIPELINE_DEPTH`` sealed batches wait; beyond that the agent stops pulling and Faust's flow
-control pauses fetching.
+At-least-once: a batch's offsets are acked only after the broker acknowledged every flagged and
+dead-lettered record of it, so Faust can only commit offsets whose outputs are safe. Batches are
+acked in the order they were consumed.
+
+Pipelining: while one batch is classified (in a thread) and published, the consumer keeps
+fetching into the next one. At most ``PIPELINE_DEPTH`` sealed batches wait; beyond that delivery
+waits, which pauses fetching.
 
 ``concurrency=1`` because with more actors Faust can commit past in-flight events
 (faust-streaming issue #606); scale with partitions and processes instead.
@@ -20,13 +24,14 @@ import logging
 import os
 import time
 from collections import Counter, deque
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NoReturn
 
 import faust
-from faust.types import EventT
+from faust.types import TP
 
+from streams.consumer import FlagstreamApp
 from streams.metrics import WorkerMetrics
 from streams.pipeline import BatchResult, Pipeline, record_batch
 from streams.publish import InMessage, OutMessage, send_and_wait
@@ -53,7 +58,7 @@ class BatchHandler:
 
     def __init__(
         self,
-        app: faust.App,
+        app: FlagstreamApp,
         pipeline: Pipeline,
         metrics: WorkerMetrics,
         die: Callable[[BaseException], NoReturn] = _die,
@@ -66,21 +71,19 @@ class BatchHandler:
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="flagstream-classify")
         self._consumed = metrics.events_consumed.labels(pipeline.settings.input_topic)
 
-    async def handle(
-        self, events: Sequence[EventT], ack: Callable[[EventT], Awaitable[Any]]
-    ) -> None:
-        """Process one batch completely, then ack its events. Any failure exits the process."""
+    async def handle(self, messages: Sequence[InMessage]) -> None:
+        """Process one batch completely, then ack its offsets. Any failure exits the process."""
         try:
-            await self._handle(events)
-            for event in events:
-                await ack(event)
+            await self._handle(messages)
+            consumer = self._app.batching_consumer
+            for tp, offsets in _offsets_by_partition(messages).items():
+                consumer.ack_offsets(tp, offsets)
         except Exception as exc:  # any failure: the batch must not be acked
             self._metrics.errors.labels("batch").inc()
             self._die(exc)
 
-    async def _handle(self, events: Sequence[EventT]) -> None:
+    async def _handle(self, messages: Sequence[InMessage]) -> None:
         started = time.time()
-        messages = [_in_message(ev) for ev in events]
         self._consumed.inc(len(messages))
         loop = asyncio.get_running_loop()
         result: BatchResult = await loop.run_in_executor(
@@ -99,11 +102,11 @@ class BatchHandler:
         record_batch(metrics, result, acked, len(messages))
         metrics.batch_seconds.observe(acked - started)
         metrics.last_batch_timestamp.set(acked)
-        self._update_lag(events)
+        self._update_lag(messages)
 
-    def _update_lag(self, events: Sequence[EventT]) -> None:
-        # a partition's events arrive in offset order: the last one seen is the highest
-        last = {ev.message.tp: ev.message.offset for ev in events}
+    def _update_lag(self, messages: Sequence[InMessage]) -> None:
+        # a partition's records arrive in offset order: the last one seen is the highest
+        last = {TP(msg.topic, msg.partition): msg.offset for msg in messages}
         consumer = self._app.consumer
         for tp, offset in last.items():
             highwater = consumer.highwater(tp)
@@ -116,38 +119,60 @@ class BatchHandler:
         self._executor.shutdown(wait=True)
 
 
-def _in_message(ev: EventT) -> InMessage:
-    msg = ev.message
-    raw = msg.headers or ()
-    headers = tuple(raw.items()) if isinstance(raw, Mapping) else tuple(raw)
-    return InMessage(msg.topic, msg.partition, msg.offset, msg.value, msg.key, headers)
+def _offsets_by_partition(messages: Sequence[InMessage]) -> dict[TP, list[int]]:
+    by_tp: dict[TP, list[int]] = {}
+    for msg in messages:
+        tp = TP(msg.topic, msg.partition)
+        offsets = by_tp.get(tp)
+        if offsets is None:
+            by_tp[tp] = offsets = []
+        offsets.append(msg.offset)
+    return by_tp
 
 
 class BatchCollector:
-    """Seals consumed events into batches by size or age; the agent's processor drains them in order."""
+    """Seals delivered records into batches by size or age; the agent drains them in order.
+
+    It is the consumer's sink for the input topic (``streams.consumer.BatchSink``): ``deliver``
+    takes one fetched partition batch and waits while ``depth`` sealed batches are queued, which
+    pauses fetching.
+    """
 
     def __init__(self, max_events: int, within_s: float, depth: int) -> None:
         self._max = max_events
         self._within = within_s
         self._depth = depth
-        self._buffer: list[EventT] = []
-        self._sealed: deque[list[EventT] | None] = deque()
+        self._buffer: list[InMessage] = []
+        self._sealed: deque[list[InMessage] | None] = deque()
         self._generation = 0
         self._timer: asyncio.TimerHandle | None = None
         self._have_batch = asyncio.Event()
         self._room = asyncio.Event()
         self._room.set()
+        self._closed = False
 
-    def add(self, event: EventT) -> None:
-        self._buffer.append(event)
-        if len(self._buffer) >= self._max:
-            self.seal()
-        elif (
-            len(self._buffer) == 1
-        ):  # a new batch starts: it is sealed at the latest after `within`
-            self._timer = asyncio.get_running_loop().call_later(
-                self._within, self._seal_if, self._generation
-            )
+    async def deliver(self, messages: list[InMessage]) -> None:
+        if self._closed:
+            return  # shutting down: not acked, so consumed again after the restart
+        self.add_many(messages)
+        if not self._room.is_set():
+            await self._room.wait()
+
+    def add_many(self, messages: list[InMessage]) -> None:
+        if not messages:
+            return
+        start = 0
+        while start < len(messages):
+            take = self._max - len(self._buffer)
+            was_empty = not self._buffer
+            self._buffer.extend(messages[start : start + take])
+            start += take
+            if len(self._buffer) >= self._max:
+                self.seal()
+            elif was_empty:  # a new batch starts: it is sealed at the latest after `within`
+                self._timer = asyncio.get_running_loop().call_later(
+                    self._within, self._seal_if, self._generation
+                )
 
     def _seal_if(self, generation: int) -> None:
         if generation == self._generation:
@@ -168,18 +193,12 @@ class BatchCollector:
 
     def close(self) -> None:
         """Seal what is buffered and mark the end: the processor finishes everything sealed."""
+        self._closed = True
         self.seal()
         self._sealed.append(None)
         self._have_batch.set()
 
-    @property
-    def has_room(self) -> bool:
-        return self._room.is_set()
-
-    async def wait_for_room(self) -> None:
-        await self._room.wait()
-
-    async def next_batch(self) -> list[EventT] | None:
+    async def next_batch(self) -> list[InMessage] | None:
         while not self._sealed:
             self._have_batch.clear()
             await self._have_batch.wait()
@@ -192,7 +211,9 @@ class BatchCollector:
 PIPELINE_DEPTH = 2  # sealed batches that may wait while one is processed
 
 
-def register_agent(app: faust.App, settings: Settings, handler: BatchHandler) -> faust.types.AgentT:
+def register_agent(
+    app: FlagstreamApp, settings: Settings, handler: BatchHandler
+) -> faust.types.AgentT:
     """Subscribe the moderation agent to the input topic."""
     source = app.topic(
         settings.input_topic,
@@ -202,24 +223,23 @@ def register_agent(app: faust.App, settings: Settings, handler: BatchHandler) ->
     )
 
     async def moderate(stream: Any) -> None:  # a faust.Stream; typed loosely by faust itself
-        manual = stream.noack()
+        # Iterating the topic subscribes it with Faust's conductor, as iterating the stream would;
+        # the consumer then delivers its records to the collector a fetched batch at a time.
+        aiter(stream.channel)
         collector = BatchCollector(settings.batch_max, settings.batch_within_s, PIPELINE_DEPTH)
-
-        async def process() -> None:
-            while (batch := await collector.next_batch()) is not None:
-                await handler.handle(batch, manual.ack)
-
-        processor = asyncio.ensure_future(process())
+        app.batching_consumer.batch_sinks[settings.input_topic] = collector
+        processor = asyncio.ensure_future(_process(collector, handler))
         try:
-            add = collector.add
-            async for _ in manual:  # the bare stream: one async generator fewer than .events()
-                add(manual.current_event)
-                if not collector.has_room:
-                    await collector.wait_for_room()
+            await asyncio.shield(processor)  # a SIGTERM must not cut a batch in half
         finally:
-            # shutting down (SIGTERM cancels this agent) or the stream ended: finish and ack every
-            # consumed event, so the offsets Faust commits on the way out are all safe
+            # shutting down (SIGTERM cancels this agent): stop taking records, then finish and ack
+            # every delivered one, so the offsets Faust commits on the way out are all safe
             collector.close()
             await asyncio.shield(asyncio.wait_for(processor, DRAIN_TIMEOUT_S))
 
     return app.agent(source, name="flagstream.moderate", concurrency=1)(moderate)
+
+
+async def _process(collector: BatchCollector, handler: BatchHandler) -> None:
+    while (batch := await collector.next_batch()) is not None:
+        await handler.handle(batch)

@@ -7,6 +7,7 @@ from typing import Any
 
 import faust
 
+from streams.consumer import FlagstreamApp
 from streams.settings import Settings
 
 
@@ -28,9 +29,9 @@ def faust_credentials(settings: Settings) -> Any:
     )
 
 
-def create_app(settings: Settings) -> faust.App:
+def create_app(settings: Settings) -> FlagstreamApp:
     """A Faust app for one worker process of the consumer group ``settings.group_id``."""
-    return faust.App(
+    return FlagstreamApp(
         settings.group_id,
         broker=settings.kafka_url,
         broker_credentials=faust_credentials(settings),

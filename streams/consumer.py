@@ -1,0 +1,167 @@
+"""Batch delivery below Faust's per-event stream.
+
+Faust hands every fetched record to its topic's stream one at a time: per record it schedules four
+asyncio tasks (``Service.wait_first``), takes the conductor's lock, builds an ``Event`` and passes
+it through a queue and the stream's iterator. Profiling put that at ~67 µs of CPU per event, more
+than decoding, classifying and publishing together (``docs/performance.md``). flagstream
+classifies in batches anyway, so its consumer hands each fetched partition batch to the agent in
+one call and acks a batch's offsets in one call. Everything else stays Faust's: group membership
+and rebalances, flow control, offset bookkeeping (gaps, commit of the highest contiguous acked
+offset), commits, the producer, shutdown.
+
+Topics without a registered sink keep Faust's per-record delivery.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
+from time import monotonic
+from typing import Any, Protocol, cast
+
+import faust
+from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP, TransportT
+from faust.types.tuples import ack_lock
+from mode import Service, ServiceT
+from mode.utils.futures import notify
+
+from streams.publish import InMessage
+
+
+class BatchSink(Protocol):
+    """Receives the records of one partition, in offset order, one fetched batch at a time."""
+
+    def deliver(self, messages: list[InMessage]) -> Awaitable[None]:
+        """Take the batch; may wait (backpressure), which pauses fetching."""
+        ...
+
+
+class BatchingConsumer(faust_aiokafka.Consumer):
+    """Faust's aiokafka consumer, delivering batch topics' records a fetched batch at a time."""
+
+    #: topic name → sink; topics not here get Faust's per-record delivery
+    batch_sinks: MutableMapping[str, BatchSink]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.batch_sinks = {}
+
+    def ack_offsets(self, tp: TP, offsets: Iterable[int]) -> int:
+        """Mark ``offsets`` of ``tp`` processed (what ``Consumer.ack`` does per message).
+
+        Faust commits the highest contiguous acked offset; returns how many were new.
+        """
+        if not self.app.topics.acks_enabled_for(tp.topic):
+            return 0
+        with ack_lock:
+            committed = self._committed_offset[tp]
+            index = self._acked_index[tp]
+            new = [
+                off
+                for off in offsets
+                if (committed is None or off >= committed) and off not in index
+            ]
+            index.update(new)
+            self._acked[tp].extend(new)
+            self._n_acked += len(new)
+        notify(self._waiting_for_ack)
+        return len(new)
+
+    async def _drain_messages(self, fetcher: ServiceT) -> None:
+        """Faust's fetch loop (``Consumer._drain_messages``) with one delivery per batch."""
+        consumer_should_stop = cast(Service, self)._stopped.is_set
+        fetcher_should_stop = cast(Service, fetcher)._stopped.is_set
+        try:
+            while not (consumer_should_stop() or fetcher_should_stop()):
+                records, active = await self._wait_next_records(1.0)
+                await asyncio.sleep(0)  # never spin without yielding to the loop
+                if records is None or self.should_stop:
+                    continue
+                if not self.flow_active:
+                    # what Faust's getmany does: a rebalance stopped the flow mid-fetch
+                    await self.perform_seek()
+                    continue
+                generation = self.app.consumer_generation_id
+                for tp, fetched in records.items():
+                    if not self.flow_active or self.app.consumer_generation_id != generation:
+                        break
+                    if active is None or tp in active or tp in self._buffered_partitions:
+                        await self._deliver(tp, fetched)
+                if self._commit_every is not None and self._n_acked >= self._commit_every:
+                    self._n_acked = 0
+                    await self.commit()
+        except self.consumer_stopped_errors:
+            if self.transport.app.should_stop:
+                self.log.info("Broker stopped consumer, shutting down...")
+                return
+            raise
+        except asyncio.CancelledError:
+            if self.transport.app.should_stop:
+                self.log.info("Consumer shutting down for user cancel.")
+                return
+            raise
+        except Exception as exc:
+            self.log.exception("Drain messages raised: %r", exc)
+            raise
+
+    async def _deliver(self, tp: TP, fetched: Sequence[Any]) -> None:
+        """Hand one partition's fetched records (aiokafka ``ConsumerRecord``s) on."""
+        last_read = self._read_offset[tp]
+        batch = fetched
+        if last_read is not None and batch and batch[0].offset < last_read:
+            batch = [rec for rec in batch if rec.offset >= last_read]  # seen before a seek
+        if not batch:
+            return
+        if self.app.topics.acks_enabled_for(tp.topic):
+            await self._track_gaps(tp, last_read, batch)
+        sink = self.batch_sinks.get(tp.topic)
+        if sink is None:
+            callback: Callable[[Any], Awaitable[None]] = self.callback
+            for rec in batch:
+                await self.wait_first(callback(self._to_message(tp, rec)), self.suspend_flow.wait())
+                self._read_offset[tp] = rec.offset
+            return
+        messages = [
+            InMessage(rec.topic, rec.partition, rec.offset, rec.value, rec.key, rec.headers)
+            for rec in batch
+        ]
+        if self.app.monitor is not None:  # Faust's stalled-stream check reads this
+            self.app.monitor.stream_inbound_time[tp] = monotonic()
+        await self.wait_first(sink.deliver(messages), self.suspend_flow.wait())
+        self._read_offset[tp] = batch[-1].offset
+
+    async def _track_gaps(self, tp: TP, last_read: int | None, batch: Sequence[Any]) -> None:
+        """Record offsets that will never arrive (compaction, transaction markers) as Faust does,
+        so commits can pass them."""
+        first, last = batch[0].offset, batch[-1].offset
+        contiguous = last - first + 1 == len(batch)
+        if contiguous and (not last_read or first - last_read <= 1):
+            return
+        previous = last_read
+        for rec in batch:
+            if previous and rec.offset - previous > 1:
+                # only the missing offsets (Faust's loop also marks ``rec.offset``, which is then
+                # acked twice and holds its commit back by one round)
+                await self._add_gap(tp, previous + 1, rec.offset - 1)
+            previous = rec.offset
+
+
+class BatchingTransport(faust_aiokafka.Transport):
+    """Faust's aiokafka transport with the batching consumer."""
+
+    Consumer = BatchingConsumer
+
+
+class FlagstreamApp(faust.App):
+    """A Faust app whose consumer can deliver a topic's records in batches."""
+
+    def _new_transport(self) -> TransportT:
+        return BatchingTransport(self.conf.broker_consumer, self)
+
+    @property
+    def batching_consumer(self) -> BatchingConsumer:
+        consumer = self.consumer
+        if not isinstance(consumer, BatchingConsumer):  # pragma: no cover - wiring error
+            raise TypeError(f"expected a BatchingConsumer, got {type(consumer).__name__}")
+        return consumer

@@ -1,0 +1,71 @@
+"""The batching consumer's offset bookkeeping is Faust's: acked offsets commit contiguously.
+
+Each test builds the app inside ``asyncio.run`` so Faust's services use (and close) that loop.
+Nothing is started: no broker is needed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+
+from faust.types import TP
+
+from streams.app import create_app
+from streams.consumer import BatchingConsumer
+from streams.settings import Settings
+
+TOPIC = "events"
+
+
+@contextlib.contextmanager
+def _consumer(data_dir: Path) -> Iterator[BatchingConsumer]:
+    app = create_app(Settings(data_dir=data_dir))
+    app.topics.acking_topics.add(TOPIC)  # what subscribing an acking topic does
+    consumer = app.batching_consumer
+    try:
+        yield consumer
+    finally:
+        consumer._thread.thread_loop.close()  # made for the aiokafka thread, never started
+
+
+def test_acked_offsets_commit_up_to_the_first_hole(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        with _consumer(tmp_path) as consumer:
+            tp = TP(TOPIC, 0)
+            consumer._committed_offset[tp] = 5
+            assert consumer.ack_offsets(tp, [5, 6, 7, 9]) == 4
+            assert consumer.ack_offsets(tp, [6, 7]) == 0  # acked twice counts once
+            assert consumer._new_offset(tp) == 8  # offset to commit: 5, 6, 7 done, 8 is not
+            consumer._committed_offset[tp] = 8  # what the commit does
+            assert consumer.ack_offsets(tp, [8]) == 1
+            assert consumer._new_offset(tp) == 10
+
+    asyncio.run(scenario())
+
+
+def test_offsets_below_the_committed_one_are_ignored(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        with _consumer(tmp_path) as consumer:
+            tp = TP(TOPIC, 1)
+            consumer._committed_offset[tp] = 100
+            assert consumer.ack_offsets(tp, [98, 99]) == 0
+            assert consumer._new_offset(tp) is None
+            assert consumer.ack_offsets(TP("other", 0), [0, 1]) == 0  # not an acking topic
+
+    asyncio.run(scenario())
+
+
+def test_missing_offsets_become_gaps_that_commits_pass(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        with _consumer(tmp_path) as consumer:
+            tp = TP(TOPIC, 2)  # offsets 11 and 12 never arrive (transaction markers, compaction)
+            consumer._committed_offset[tp] = 10
+            await consumer._track_gaps(tp, 9, [SimpleNamespace(offset=o) for o in (10, 13, 14)])
+            consumer.ack_offsets(tp, [10, 13, 14])
+            assert consumer._new_offset(tp) == 15
+
+    asyncio.run(scenario())
