@@ -7,8 +7,10 @@ never an author id or an event id. Tests pass a fresh ``CollectorRegistry``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
+import numpy as np
+import numpy.typing as npt
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -165,10 +167,31 @@ class WorkerMetrics:
     def dead_letter(self, reason: str, count: int = 1) -> None:
         self._dlq_children[reason].inc(count)
 
-    def observe_scores(self, column: int, values: Iterable[float]) -> None:
-        observe = self._score_children[column].observe
-        for v in values:
-            observe(v)
+    def observe_scores(self, column: int, values: npt.NDArray[np.floating]) -> None:
+        observe_many(self._score_children[column], values)
+
+    def observe_end_to_end(self, seconds: npt.NDArray[np.floating]) -> None:
+        observe_many(self.end_to_end_seconds, seconds)
+
+
+def observe_many(histogram: Histogram, values: npt.NDArray[np.floating]) -> None:
+    """``histogram.observe(v)`` for every value, in one pass: one increment per bucket.
+
+    A batch of 256 events would otherwise cost 256 Python calls per histogram on the hot path.
+    The result is exactly what per-value ``observe`` produces (tested); it relies on
+    prometheus-client's histogram layout (per-bucket counts, ``le`` bounds ending in +Inf).
+    """
+    if len(values) == 0:
+        return
+    bounds = histogram._upper_bounds
+    counts = np.bincount(
+        np.minimum(np.searchsorted(bounds, values, side="left"), len(bounds) - 1),
+        minlength=len(bounds),
+    )
+    buckets = histogram._buckets
+    for i in np.flatnonzero(counts).tolist():
+        buckets[i].inc(int(counts[i]))
+    histogram._sum.inc(float(np.sum(values)))
 
 
 class LagExporterMetrics:

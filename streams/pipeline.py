@@ -195,8 +195,6 @@ def record_batch(
     for name, seconds in result.classify_seconds.items():
         if seconds > 0:
             metrics.classify_seconds.labels(name).observe(seconds)
-    e2e = metrics.end_to_end_seconds.observe
-    for age in np.maximum(acked_at - result.created_at, 0.0).tolist():
-        e2e(age)
+    metrics.observe_end_to_end(np.maximum(acked_at - result.created_at, 0.0))
     for j in range(result.scores.shape[1]):
-        metrics.observe_scores(j, result.scores[:, j].tolist())
+        metrics.observe_scores(j, result.scores[:, j])
