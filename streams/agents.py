@@ -26,6 +26,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, NoReturn
 
 import faust
@@ -34,7 +35,7 @@ from faust.types import TP
 from streams.consumer import FlagstreamApp
 from streams.metrics import WorkerMetrics
 from streams.pipeline import BatchResult, Pipeline, record_batch
-from streams.publish import InMessage, OutMessage, send_and_wait
+from streams.publish import InMessage
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -70,19 +71,34 @@ class BatchHandler:
         # one thread: classification is CPU-bound and onnxruntime has its own threads
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="flagstream-classify")
         self._consumed = metrics.events_consumed.labels(pipeline.settings.input_topic)
+        self._pending: asyncio.Future[None] | None = None  # the batch awaiting the broker
 
     async def handle(self, messages: Sequence[InMessage]) -> None:
-        """Process one batch completely, then ack its offsets. Any failure exits the process."""
-        try:
-            await self._handle(messages)
-            consumer = self._app.batching_consumer
-            for tp, offsets in _offsets_by_partition(messages).items():
-                consumer.ack_offsets(tp, offsets)
-        except Exception as exc:  # any failure: the batch must not be acked
-            self._metrics.errors.labels("batch").inc()
-            self._die(exc)
+        """Classify a batch and hand its outputs to the producer; ack it once the broker has them.
 
-    async def _handle(self, messages: Sequence[InMessage]) -> None:
+        The broker's acknowledgement of batch N is awaited while batch N+1 is classified; batches
+        are acked strictly in order, and at most one waits for the broker at a time. Any failure
+        exits the process before the failed batch is acked.
+        """
+        try:
+            sent = await self._classify_and_send(messages)
+            if self._pending is not None:
+                await self._pending
+            self._pending = asyncio.ensure_future(self._complete(sent))
+        except Exception as exc:  # any failure: the batch must not be acked
+            self._fail(exc)
+
+    async def flush(self) -> None:
+        """Wait until every handled batch is acknowledged and acked."""
+        if self._pending is not None:
+            await self._pending
+            self._pending = None
+
+    def _fail(self, exc: BaseException) -> NoReturn:
+        self._metrics.errors.labels("batch").inc()
+        self._die(exc)
+
+    async def _classify_and_send(self, messages: Sequence[InMessage]) -> _Sent:
         started = time.time()
         self._consumed.inc(len(messages))
         loop = asyncio.get_running_loop()
@@ -90,19 +106,29 @@ class BatchHandler:
             self._executor, self._pipeline.process, messages
         )
         send = self._app.producer.send
+        futures = [
+            await send(out.topic, out.key, out.value, None, None, out.headers)
+            for out in result.outputs
+        ]
+        return _Sent(messages, result, futures, started)
 
-        async def send_one(out: OutMessage) -> Any:
-            return await send(out.topic, out.key, out.value, None, None, out.headers)
-
-        await send_and_wait(send_one, result.outputs)
-        acked = time.time()
-        metrics = self._metrics
-        for topic, count in Counter(out.topic for out in result.outputs).items():
-            metrics.published.labels(topic).inc(count)
-        record_batch(metrics, result, acked, len(messages))
-        metrics.batch_seconds.observe(acked - started)
-        metrics.last_batch_timestamp.set(acked)
-        self._update_lag(messages)
+    async def _complete(self, sent: _Sent) -> None:
+        try:
+            if sent.futures:
+                await asyncio.gather(*sent.futures)
+            acked = time.time()
+            consumer = self._app.batching_consumer
+            for tp, offsets in _offsets_by_partition(sent.messages).items():
+                consumer.ack_offsets(tp, offsets)
+            metrics = self._metrics
+            for topic, count in Counter(out.topic for out in sent.result.outputs).items():
+                metrics.published.labels(topic).inc(count)
+            record_batch(metrics, sent.result, acked, len(sent.messages))
+            metrics.batch_seconds.observe(acked - sent.started)
+            metrics.last_batch_timestamp.set(acked)
+            self._update_lag(sent.messages)
+        except Exception as exc:  # a delivery failed: nothing of this batch may be committed
+            self._fail(exc)
 
     def _update_lag(self, messages: Sequence[InMessage]) -> None:
         # a partition's records arrive in offset order: the last one seen is the highest
@@ -119,6 +145,16 @@ class BatchHandler:
         self._executor.shutdown(wait=True)
 
 
+@dataclass(slots=True)
+class _Sent:
+    """A classified batch whose outputs are with the producer."""
+
+    messages: Sequence[InMessage]
+    result: BatchResult
+    futures: list[Any]
+    started: float
+
+
 def _offsets_by_partition(messages: Sequence[InMessage]) -> dict[TP, list[int]]:
     by_tp: dict[TP, list[int]] = {}
     for msg in messages:
@@ -131,7 +167,12 @@ def _offsets_by_partition(messages: Sequence[InMessage]) -> dict[TP, list[int]]:
 
 
 class BatchCollector:
-    """Seals delivered records into batches by size or age; the agent drains them in order.
+    """Seals delivered records into batches; the agent drains them in order.
+
+    With ``within_s`` = 0 (the default) batching is natural: a processor that asks for a batch
+    gets whatever has arrived, at once, so batches are small at low load (low latency) and grow to
+    ``max_events`` while the previous batch is being processed (throughput). With ``within_s`` > 0
+    a batch is sealed when full or ``within_s`` after its first record, as ``stream.take`` does.
 
     It is the consumer's sink for the input topic (``streams.consumer.BatchSink``): ``deliver``
     takes one fetched partition batch and waits while ``depth`` sealed batches are queued, which
@@ -169,6 +210,8 @@ class BatchCollector:
             start += take
             if len(self._buffer) >= self._max:
                 self.seal()
+            elif not self._within:
+                self._have_batch.set()  # an idle processor takes what is there
             elif was_empty:  # a new batch starts: it is sealed at the latest after `within`
                 self._timer = asyncio.get_running_loop().call_later(
                     self._within, self._seal_if, self._generation
@@ -199,7 +242,11 @@ class BatchCollector:
         self._have_batch.set()
 
     async def next_batch(self) -> list[InMessage] | None:
+        """The oldest sealed batch; with ``within_s`` = 0, else whatever has arrived, at once."""
         while not self._sealed:
+            if self._buffer and not self._within:
+                self.seal()
+                break
             self._have_batch.clear()
             await self._have_batch.wait()
         batch = self._sealed.popleft()
@@ -243,3 +290,4 @@ def register_agent(
 async def _process(collector: BatchCollector, handler: BatchHandler) -> None:
     while (batch := await collector.next_batch()) is not None:
         await handler.handle(batch)
+    await handler.flush()

@@ -67,10 +67,14 @@ class Settings(BaseSettings):
     # --- batching ---
     batch_max: int = Field(256, ge=1, le=10_000, description="Most events classified at once.")
     batch_within_s: float = Field(
-        0.02,
-        gt=0,
+        0.0,
+        ge=0,
         le=10,
-        description="Longest wait for a batch to fill, seconds: the latency paid at low load.",
+        description=(
+            "Longest wait for a batch to fill, seconds. 0: natural batching — an idle worker "
+            "classifies whatever has arrived at once, and batches grow (up to batch_max) only "
+            "while the previous one is being processed."
+        ),
     )
 
     # --- input limits ---

@@ -56,10 +56,12 @@ async def run(s: Settings, work: Work) -> None:
     await producer.start()
     await consumer.start()
     pending: asyncio.Task[None] | None = None
-    within_ms = int(s.batch_within_s * 1000)
+    # getmany returns as soon as records are there (natural batching, like the worker's default);
+    # the timeout only bounds an idle wait
+    idle_ms = max(int(s.batch_within_s * 1000), 100)
     try:
         while not stop.is_set():
-            batches = await consumer.getmany(timeout_ms=within_ms, max_records=s.batch_max)
+            batches = await consumer.getmany(timeout_ms=idle_ms, max_records=s.batch_max)
             if not batches:
                 continue
             messages: list[InMessage] = []

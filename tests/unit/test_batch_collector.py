@@ -74,3 +74,25 @@ def test_after_close_deliveries_are_refused_and_everything_sealed_is_drained() -
         return offsets
 
     assert asyncio.run(scenario()) == [0, 1, 2]
+
+
+def test_natural_batching_takes_what_has_arrived_at_once() -> None:
+    async def scenario() -> list[list[int]]:
+        c = BatchCollector(max_events=4, within_s=0.0, depth=2)
+        sizes: list[list[int]] = []
+        waiter = asyncio.ensure_future(c.next_batch())  # an idle processor
+        await asyncio.sleep(0)
+        await c.deliver(_msgs(0, 1))
+        first = await asyncio.wait_for(waiter, 1)  # no waiting for the batch to fill
+        assert first is not None
+        sizes.append([m.offset for m in first])
+        # while the processor is busy, deliveries accumulate (up to max per batch)
+        await c.deliver(_msgs(1, 2))
+        await c.deliver(_msgs(3, 3))
+        while (batch := await asyncio.wait_for(c.next_batch(), 1)) is not None:
+            sizes.append([m.offset for m in batch])
+            if batch[-1].offset == 5:
+                break
+        return sizes
+
+    assert asyncio.run(scenario()) == [[0], [1, 2, 3, 4], [5]]
