@@ -358,8 +358,8 @@ def main_dashboard() -> dict[str, Any]:
         ),
         timeseries(
             "Batch size",
-            "Events per classified batch: p50, p95 and mean. Small batches at high load mean "
-            "batch_within_s is too short; full batches (batch_max) mean the worker is saturated.",
+            "Events per classified batch: p50, p95 and mean. Batches grow with load (natural "
+            "batching); full batches (batch_max) mean the worker is saturated.",
             [
                 *quantiles("flagstream_batch_size_events", "", W)[:2],
                 target(
