@@ -20,6 +20,7 @@ waits, which pauses fetching.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import time
@@ -73,15 +74,18 @@ class BatchHandler:
         self._consumed = metrics.events_consumed.labels(pipeline.settings.input_topic)
         self._pending: asyncio.Future[None] | None = None  # the batch awaiting the broker
 
-    async def handle(self, messages: Sequence[InMessage]) -> None:
+    async def handle(
+        self, messages: Sequence[InMessage], on_acked: Callable[[], None] | None = None
+    ) -> None:
         """Classify a batch and hand its outputs to the producer; ack it once the broker has them.
 
         The broker's acknowledgement of batch N is awaited while batch N+1 is classified; batches
         are acked strictly in order, and at most one waits for the broker at a time. Any failure
-        exits the process before the failed batch is acked.
+        exits the process before the failed batch is acked. ``on_acked`` is called once the
+        batch is acked.
         """
         try:
-            sent = await self._classify_and_send(messages)
+            sent = await self._classify_and_send(messages, on_acked)
             if self._pending is not None:
                 await self._pending
             self._pending = asyncio.ensure_future(self._complete(sent))
@@ -98,7 +102,9 @@ class BatchHandler:
         self._metrics.errors.labels("batch").inc()
         self._die(exc)
 
-    async def _classify_and_send(self, messages: Sequence[InMessage]) -> _Sent:
+    async def _classify_and_send(
+        self, messages: Sequence[InMessage], on_acked: Callable[[], None] | None
+    ) -> _Sent:
         started = time.time()
         self._consumed.inc(len(messages))
         loop = asyncio.get_running_loop()
@@ -110,7 +116,7 @@ class BatchHandler:
             await send(out.topic, out.key, out.value, None, None, out.headers)
             for out in result.outputs
         ]
-        return _Sent(messages, result, futures, started)
+        return _Sent(messages, result, futures, started, on_acked)
 
     async def _complete(self, sent: _Sent) -> None:
         try:
@@ -118,23 +124,28 @@ class BatchHandler:
                 await asyncio.gather(*sent.futures)
             acked = time.time()
             consumer = self._app.batching_consumer
-            for tp, offsets in _offsets_by_partition(sent.messages).items():
-                consumer.ack_offsets(tp, offsets)
+            assigned = consumer.assignment()
+            by_partition = _offsets_by_partition(sent.messages)
+            for tp, offsets in by_partition.items():
+                consumer.ack_offsets(tp, offsets, assigned)
+            if sent.on_acked is not None:
+                sent.on_acked()
             metrics = self._metrics
             for topic, count in Counter(out.topic for out in sent.result.outputs).items():
                 metrics.published.labels(topic).inc(count)
             record_batch(metrics, sent.result, acked, len(sent.messages))
             metrics.batch_seconds.observe(acked - sent.started)
             metrics.last_batch_timestamp.set(acked)
-            self._update_lag(sent.messages)
+            self._update_lag(by_partition, assigned)
         except Exception as exc:  # a delivery failed: nothing of this batch may be committed
             self._fail(exc)
 
-    def _update_lag(self, messages: Sequence[InMessage]) -> None:
-        # a partition's records arrive in offset order: the last one seen is the highest
-        last = {TP(msg.topic, msg.partition): msg.offset for msg in messages}
+    def _update_lag(self, by_partition: dict[TP, list[int]], assigned: set[TP]) -> None:
         consumer = self._app.consumer
-        for tp, offset in last.items():
+        for tp, offsets in by_partition.items():
+            if tp not in assigned:  # revoked by a rebalance meanwhile: its new owner reports it
+                continue
+            offset = offsets[-1]  # a partition's records arrive in offset order
             highwater = consumer.highwater(tp)
             if highwater is not None:
                 self._metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(
@@ -153,6 +164,7 @@ class _Sent:
     result: BatchResult
     futures: list[Any]
     started: float
+    on_acked: Callable[[], None] | None
 
 
 def _offsets_by_partition(messages: Sequence[InMessage]) -> dict[TP, list[int]]:
@@ -191,6 +203,9 @@ class BatchCollector:
         self._room = asyncio.Event()
         self._room.set()
         self._closed = False
+        self._outstanding = 0  # delivered, not yet acked
+        self._all_acked = asyncio.Event()
+        self._all_acked.set()
 
     async def deliver(self, messages: list[InMessage]) -> None:
         if self._closed:
@@ -202,6 +217,8 @@ class BatchCollector:
     def add_many(self, messages: list[InMessage]) -> None:
         if not messages:
             return
+        self._outstanding += len(messages)
+        self._all_acked.clear()
         start = 0
         while start < len(messages):
             take = self._max - len(self._buffer)
@@ -216,6 +233,18 @@ class BatchCollector:
                 self._timer = asyncio.get_running_loop().call_later(
                     self._within, self._seal_if, self._generation
                 )
+
+    def acked(self, count: int) -> None:
+        """``count`` delivered records were processed and acked."""
+        self._outstanding -= count
+        if self._outstanding <= 0:
+            self._outstanding = 0
+            self._all_acked.set()
+
+    async def settled(self) -> None:
+        """Wait until every delivered record is acked (a rebalance or shutdown is waiting)."""
+        self.seal()  # don't let a partial batch wait out `within`
+        await self._all_acked.wait()
 
     def _seal_if(self, generation: int) -> None:
         if generation == self._generation:
@@ -289,5 +318,5 @@ def register_agent(
 
 async def _process(collector: BatchCollector, handler: BatchHandler) -> None:
     while (batch := await collector.next_batch()) is not None:
-        await handler.handle(batch)
+        await handler.handle(batch, functools.partial(collector.acked, len(batch)))
     await handler.flush()

@@ -28,12 +28,19 @@ from mode.utils.futures import notify
 
 from streams.publish import InMessage
 
+#: how long a rebalance (or shutdown) waits for delivered batches to be processed and acked
+SETTLE_TIMEOUT_S = 30.0
+
 
 class BatchSink(Protocol):
     """Receives the records of one partition, in offset order, one fetched batch at a time."""
 
     def deliver(self, messages: list[InMessage]) -> Awaitable[None]:
         """Take the batch; may wait (backpressure), which pauses fetching."""
+        ...
+
+    def settled(self) -> Awaitable[None]:
+        """Wait until every delivered record is processed and acked."""
         ...
 
 
@@ -47,12 +54,16 @@ class BatchingConsumer(faust_aiokafka.Consumer):
         super().__init__(*args, **kwargs)
         self.batch_sinks = {}
 
-    def ack_offsets(self, tp: TP, offsets: Iterable[int]) -> int:
+    def ack_offsets(self, tp: TP, offsets: Iterable[int], assigned: set[TP] | None = None) -> int:
         """Mark ``offsets`` of ``tp`` processed (what ``Consumer.ack`` does per message).
 
-        Faust commits the highest contiguous acked offset; returns how many were new.
+        Faust commits the highest contiguous acked offset; returns how many were new. Offsets of a
+        partition no longer assigned (``assigned``, default: the current assignment) are dropped:
+        its new owner consumes them again from the last commit (at-least-once).
         """
         if not self.app.topics.acks_enabled_for(tp.topic):
+            return 0
+        if tp not in (self.assignment() if assigned is None else assigned):
             return 0
         with ack_lock:
             committed = self._committed_offset[tp]
@@ -67,6 +78,21 @@ class BatchingConsumer(faust_aiokafka.Consumer):
             self._n_acked += len(new)
         notify(self._waiting_for_ack)
         return len(new)
+
+    async def wait_empty(self) -> None:
+        """Before a rebalance revokes partitions, and on shutdown, Faust waits here for what it
+        handed out to be acked, then commits. Batches delivered to sinks count too."""
+        waiting = [sink.settled() for sink in self.batch_sinks.values()]
+        if waiting:
+            try:
+                await asyncio.wait_for(asyncio.gather(*waiting), SETTLE_TIMEOUT_S)
+            except TimeoutError:
+                self.log.warning(
+                    "delivered batches not acked within %.0f s; their partitions' next owner "
+                    "consumes them again from the last commit",
+                    SETTLE_TIMEOUT_S,
+                )
+        await super().wait_empty()
 
     async def _drain_messages(self, fetcher: ServiceT) -> None:
         """Faust's fetch loop (``Consumer._drain_messages``) with one delivery per batch."""

@@ -229,3 +229,73 @@ def _expected_flagged(samples: list[Sample]) -> set[bytes]:
             o.key for o in result.outputs if o.topic == pipeline.settings.flagged_topic and o.key
         )
     return expected
+
+
+def test_rebalances_under_traffic_lose_nothing(kafka_bootstrap: str, tmp_path: Path) -> None:
+    """A second worker joins mid-stream and the first leaves while events keep arriving.
+
+    Two rebalances move partitions between workers with batches in flight; afterwards every
+    event the model flags is published, every malformed event is dead-lettered byte for byte, and
+    the group's committed offsets reach the end of every partition.
+    """
+    prefix = f"e2e-rebal-{uuid.uuid4().hex[:8]}"
+    topics = _topics(kafka_bootstrap, prefix)
+    chunks = [_samples(n, seed=seed) for n, seed in ((12_000, 31), (3_000, 37), (3_000, 41))]
+    samples = [s for chunk in chunks for s in chunk]
+    group = f"{prefix}-group"
+    env = {"FLAGSTREAM_BOOTSTRAP": kafka_bootstrap, "FLAGSTREAM_GROUP_ID": group, **topics}
+    slow = {**env, "FLAGSTREAM_BATCH_MAX": "4"}  # tiny batches: still busy when the group changes
+    source = topics["FLAGSTREAM_INPUT_TOPIC"]
+    _send(kafka_bootstrap, source, chunks[0])
+
+    a = start_worker(slow, tmp_path, "a")
+    b = None
+    try:
+        wait_until(
+            lambda: metric_sum(a.metrics(), "flagstream_events_consumed_total") > 0,
+            120,
+            "worker a's first batches",
+            interval=0.05,
+        )
+        b = start_worker(slow, tmp_path, "b")  # rebalance 1: b takes some of a's partitions
+        _send(kafka_bootstrap, source, chunks[1])  # new events on every partition
+        wait_until(
+            lambda: metric_sum(b.metrics(), "flagstream_events_consumed_total") > 0,
+            120,
+            "worker b's first batches (it was assigned partitions)",
+            interval=0.1,
+        )
+        a_consumed = metric_sum(a.metrics(), "flagstream_events_consumed_total")
+        _send(kafka_bootstrap, source, chunks[2])
+        assert a.stop() == 0, a.log()[-3000:]  # rebalance 2: b takes everything
+
+        def committed_everything() -> bool:
+            return _committed_total(kafka_bootstrap, group) == len(samples)
+
+        wait_until(committed_everything, 600, "the group's commits to reach the end", interval=1)
+    finally:
+        for worker in (a, b):
+            if worker is not None:
+                assert worker.stop() == 0, worker.log()[-3000:]
+    assert 0 < a_consumed < len(samples)
+    for worker in (a, b):
+        assert worker is not None
+        assert "batch failed" not in worker.log()
+        assert "Traceback" not in worker.log(), worker.log()[-3000:]
+
+    flagged = Counter(
+        r.key for r in read_topic(kafka_bootstrap, topics["FLAGSTREAM_FLAGGED_TOPIC"])
+    )
+    assert set(flagged) == _expected_flagged(samples)  # duplicates allowed (at-least-once)
+    malformed = {(s.key, s.value) for s in samples if s.kind.startswith("malformed:")}
+    dead = {(r.key, r.value) for r in read_topic(kafka_bootstrap, topics["FLAGSTREAM_DLQ_TOPIC"])}
+    assert dead == malformed
+
+
+def _committed_total(bootstrap: str, group: str) -> int:
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        committed = admin.list_group_offsets({group: None})[group]
+    finally:
+        admin.close()
+    return sum(meta.offset for meta in committed.values() if meta.offset > 0)

@@ -96,3 +96,27 @@ def test_natural_batching_takes_what_has_arrived_at_once() -> None:
         return sizes
 
     assert asyncio.run(scenario()) == [[0], [1, 2, 3, 4], [5]]
+
+
+def test_settled_waits_until_every_delivered_record_is_acked() -> None:
+    async def scenario() -> list[str]:
+        c = BatchCollector(max_events=4, within_s=60.0, depth=4)
+        log: list[str] = []
+        await c.settled()  # nothing delivered: settled at once
+        await c.deliver(_msgs(0, 6))  # one full batch sealed, two records buffered
+
+        async def rebalance() -> None:
+            await c.settled()  # seals the partial batch rather than waiting out `within`
+            log.append("settled")
+
+        waiter = asyncio.ensure_future(rebalance())
+        for _ in range(2):
+            batch = await asyncio.wait_for(c.next_batch(), 1)
+            assert batch is not None
+            await asyncio.sleep(0.01)
+            log.append(f"acked {len(batch)}")
+            c.acked(len(batch))
+        await asyncio.wait_for(waiter, 1)
+        return log
+
+    assert asyncio.run(scenario()) == ["acked 4", "acked 2", "settled"]

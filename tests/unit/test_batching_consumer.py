@@ -37,11 +37,11 @@ def test_acked_offsets_commit_up_to_the_first_hole(tmp_path: Path) -> None:
         with _consumer(tmp_path) as consumer:
             tp = TP(TOPIC, 0)
             consumer._committed_offset[tp] = 5
-            assert consumer.ack_offsets(tp, [5, 6, 7, 9]) == 4
-            assert consumer.ack_offsets(tp, [6, 7]) == 0  # acked twice counts once
+            assert consumer.ack_offsets(tp, [5, 6, 7, 9], {tp}) == 4
+            assert consumer.ack_offsets(tp, [6, 7], {tp}) == 0  # acked twice counts once
             assert consumer._new_offset(tp) == 8  # offset to commit: 5, 6, 7 done, 8 is not
             consumer._committed_offset[tp] = 8  # what the commit does
-            assert consumer.ack_offsets(tp, [8]) == 1
+            assert consumer.ack_offsets(tp, [8], {tp}) == 1
             assert consumer._new_offset(tp) == 10
 
     asyncio.run(scenario())
@@ -52,9 +52,11 @@ def test_offsets_below_the_committed_one_are_ignored(tmp_path: Path) -> None:
         with _consumer(tmp_path) as consumer:
             tp = TP(TOPIC, 1)
             consumer._committed_offset[tp] = 100
-            assert consumer.ack_offsets(tp, [98, 99]) == 0
+            assert consumer.ack_offsets(tp, [98, 99], {tp}) == 0
             assert consumer._new_offset(tp) is None
-            assert consumer.ack_offsets(TP("other", 0), [0, 1]) == 0  # not an acking topic
+            assert (
+                consumer.ack_offsets(TP("other", 0), [0, 1], {TP("other", 0)}) == 0
+            )  # not an acking topic
 
     asyncio.run(scenario())
 
@@ -65,7 +67,18 @@ def test_missing_offsets_become_gaps_that_commits_pass(tmp_path: Path) -> None:
             tp = TP(TOPIC, 2)  # offsets 11 and 12 never arrive (transaction markers, compaction)
             consumer._committed_offset[tp] = 10
             await consumer._track_gaps(tp, 9, [SimpleNamespace(offset=o) for o in (10, 13, 14)])
-            consumer.ack_offsets(tp, [10, 13, 14])
+            consumer.ack_offsets(tp, [10, 13, 14], {tp})
             assert consumer._new_offset(tp) == 15
+
+    asyncio.run(scenario())
+
+
+def test_offsets_of_a_revoked_partition_are_dropped(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        with _consumer(tmp_path) as consumer:
+            kept, revoked = TP(TOPIC, 0), TP(TOPIC, 1)
+            assert consumer.ack_offsets(revoked, [0, 1, 2], {kept}) == 0
+            assert consumer._new_offset(revoked) is None  # its new owner consumes them again
+            assert consumer.ack_offsets(kept, [0, 1], {kept}) == 2
 
     asyncio.run(scenario())
