@@ -274,9 +274,9 @@ def test_rebalances_under_traffic_lose_nothing(kafka_bootstrap: str, tmp_path: P
 
         wait_until(committed_everything, 600, "the group's commits to reach the end", interval=1)
     finally:
-        for worker in (a, b):
-            if worker is not None:
-                assert worker.stop() == 0, worker.log()[-3000:]
+        codes = [(w.stop(), w.log()[-3000:]) for w in (a, b) if w is not None]  # stop both first
+    for code, log in codes:
+        assert code == 0, log
     assert 0 < a_consumed < len(samples)
     for worker in (a, b):
         assert worker is not None
