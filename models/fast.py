@@ -2,8 +2,9 @@
 
 The training-time model is exactly what the ONNX graph computes (:mod:`models.graph`): the same
 :func:`streams.features.featurize` front end, a sparse design matrix whose entry (text, bucket) is
-``scale * count``, and ``sigmoid(X @ W + b)``. Each label learns only from the rows whose set
-annotates it (unknown labels are masked, not negatives).
+``scale * count`` for character n-grams and ``word_scale * count`` for words, and
+``sigmoid(X @ W + b)`` with ``W`` rounded to the graph's float16. Each label learns only from
+the rows whose set annotates it (unknown labels are masked, not negatives).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 from sklearn.linear_model import LogisticRegression
 
+from models.graph import WEIGHT_DTYPE
 from streams.features import FeatureConfig, featurize
 
 CHUNK = 2048
@@ -26,11 +28,13 @@ def design_matrix(texts: Sequence[str], config: FeatureConfig) -> sp.csr_matrix:
     blocks = []
     for start in range(0, len(texts), CHUNK):
         chunk = texts[start : start + CHUNK]
-        ids, rows, scale = featurize(chunk, config)
-        keep = ids < config.buckets
-        r = np.broadcast_to(rows[:, None], ids.shape)[keep]
-        c = ids[keep]
-        m = sp.csr_matrix((scale[r], (r, c)), shape=(len(chunk), config.buckets), dtype=np.float64)
+        f = featurize(chunk, config)
+        keep = f.ids < config.buckets
+        r = np.broadcast_to(f.rows[:, None], f.ids.shape)[keep]
+        rows = np.concatenate([r, f.word_rows])
+        values = np.concatenate([f.scale[r], f.word_scale[f.word_rows]]).astype(np.float64)
+        cols = np.concatenate([f.ids[keep], f.word_ids])
+        m = sp.csr_matrix((values, (rows, cols)), shape=(len(chunk), config.buckets))
         m.sum_duplicates()
         blocks.append(m)
     return sp.vstack(blocks, format="csr") if blocks else sp.csr_matrix((0, config.buckets))
@@ -46,9 +50,15 @@ class LinearModel:
 
     def predict(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         """Scores as the training-time model computes them (float64 sparse algebra)."""
-        x = design_matrix(texts, self.config)
+        return self.predict_matrix(design_matrix(texts, self.config))
+
+    def predict_matrix(self, x: sp.csr_matrix) -> npt.NDArray[np.float32]:
         logits = x @ self.weights[:-1].astype(np.float64) + self.bias.astype(np.float64)
         return (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)
+
+
+def _per_label(value: float | Sequence[float], n: int) -> list[float]:
+    return [float(value)] * n if isinstance(value, int | float) else [float(v) for v in value]
 
 
 def train_linear(
@@ -60,16 +70,17 @@ def train_linear(
     positive_weight: float | Sequence[float] = 1.0,
     seed: int = 0,
     log: bool = True,
+    x: sp.csr_matrix | None = None,
 ) -> LinearModel:
-    """Fit one logistic regression per label column of ``labels`` (1, 0, or -1 unknown)."""
-    x = design_matrix(texts, config)
+    """Fit one logistic regression per label column of ``labels`` (1, 0, or -1 unknown).
+
+    The weights are rounded to the ONNX graph's float16 here, so that the training-time model
+    and the exported graph compute the same function.
+    """
+    x = design_matrix(texts, config) if x is None else x
     n_labels = labels.shape[1]
-    cs = [float(c)] * n_labels if isinstance(c, int | float) else [float(v) for v in c]
-    pw = (
-        [float(positive_weight)] * n_labels
-        if isinstance(positive_weight, int | float)
-        else [float(v) for v in positive_weight]
-    )
+    cs = _per_label(c, n_labels)
+    pw = _per_label(positive_weight, n_labels)
     weights = np.zeros((config.buckets + 1, n_labels), dtype=np.float32)
     bias = np.zeros(n_labels, dtype=np.float32)
     for j in range(n_labels):
@@ -88,6 +99,8 @@ def train_linear(
         if log:
             print(
                 f"  label {j}: {int(known.sum())} rows, {int(y.sum())} positive, "
-                f"C={cs[j]}, positive weight {pw[j]}"
+                f"C={cs[j]}, positive weight {pw[j]}",
+                flush=True,
             )
+    weights = weights.astype(WEIGHT_DTYPE).astype(np.float32)
     return LinearModel(config, weights, bias)

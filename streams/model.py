@@ -2,8 +2,9 @@
 
 A flagstream model is one self-describing ONNX file: its metadata names the labels, version,
 per-label thresholds, the training data's fingerprint, the creation time and the front end that
-turns texts into the graph's inputs (hashed character n-grams for the fast model, a WordPiece
-tokenizer for the accurate one). Nothing else is needed at run time: no torch, no vocab files.
+turns texts into the graph's inputs (hashed character and word n-grams for the fast model, a
+WordPiece tokenizer for the accurate one). Nothing else is needed at run time: no torch, no
+vocab files.
 """
 
 from __future__ import annotations
@@ -113,15 +114,14 @@ class TextModel:
         kind = self.metadata.get("features", "")
         session = self._session
         n_labels = len(self.labels)
-        if kind.startswith("char-ngram-hash:"):
+        if kind.startswith("char-"):
             try:
                 config = FeatureConfig.from_meta(kind)
             except (ValueError, KeyError) as exc:
                 raise ModelError(f"{self.path}: bad features metadata ({exc}); {_FIX}") from None
 
             def score_ngrams(texts: Sequence[str]) -> npt.NDArray[np.float32]:
-                ids, rows, scale = featurize(texts, config)
-                out = session.run(None, {"ids": ids, "rows": rows, "scale": scale})[0]
+                out = session.run(None, featurize(texts, config).feeds())[0]
                 return np.asarray(out, dtype=np.float32).reshape(len(texts), n_labels)
 
             return score_ngrams

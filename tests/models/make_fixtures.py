@@ -19,7 +19,7 @@ from streams.features import FeatureConfig
 from streams.model import LABELS
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-CONFIG = FeatureConfig(bits=6, orders=(1, 2))
+CONFIG = FeatureConfig(bits=6, orders=(1, 2), word_bits=5)
 
 # name: (bias logit, thresholds, labels, languages, with metadata)
 SPECS: dict[str, tuple[float, float, tuple[str, ...], str, bool]] = {

@@ -38,7 +38,11 @@ def corpus() -> Corpus:
 def _train_smoke(artefact: Path) -> TrainResult:
     """The small, seeded training run every test here shares."""
     return train_fast(
-        DATA_DIR, sample=0.04, config=FeatureConfig(bits=14), artefact=artefact, log=False
+        DATA_DIR,
+        sample=0.04,
+        config=FeatureConfig(bits=14, word_bits=14),
+        artefact=artefact,
+        log=False,
     )
 
 
