@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from streams.metrics import WorkerMetrics, process_registry
 from streams.pipeline import Pipeline
 
 log = logging.getLogger("streams.worker")
+HEARTBEAT_INTERVAL_S = 1.0
 HEARTBEAT_STALE_S = 30.0  # /healthz fails when the event loop has not ticked for this long
 
 
@@ -85,9 +87,11 @@ def worker(
     handler = BatchHandler(app, pipeline, metrics)
     register_agent(app, settings, handler)
 
-    @app.timer(interval=1.0)
-    async def tick() -> None:  # proves to /healthz that the event loop runs
-        heartbeat.beat()
+    @app.task
+    async def tick() -> None:  # proves to /healthz that the event loop runs, from the start
+        while True:
+            heartbeat.beat()
+            await asyncio.sleep(HEARTBEAT_INTERVAL_S)
 
     log.info(
         "flagstream %s: %s -> %s / %s, group %s, model %s %s, policy %s, metrics http://%s/metrics",

@@ -109,7 +109,11 @@ def test_ten_thousand_events_reconcile_exactly(
         wait_until(all_decided, 600, f"{total} events decided", interval=0.1)
         drained_s = time.monotonic() - first_seen[0]
         m = worker.metrics()
-        assert (worker.probe("/healthz"), worker.probe("/readyz")) == (200, 200)
+        wait_until(  # ready from the Faust app's start; the drain may be over before the probe
+            lambda: (worker.probe("/healthz"), worker.probe("/readyz")) == (200, 200),
+            10,
+            "/healthz and /readyz to answer 200",
+        )
     finally:
         code = worker.stop()
     log = worker.log()
