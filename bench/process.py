@@ -56,14 +56,21 @@ class WatchedProcess:
     def _sample(self) -> None:
         while not self._stop.is_set() and self.alive():
             try:
-                procs = self._tree()
-                cpu = rss = 0.0
-                for p in procs:
-                    t = p.cpu_times()
-                    cpu += t.user + t.system
-                    rss += p.memory_info().rss
+                root = psutil.Process(self.pid)
+                t = root.cpu_times()
+                # children that exited and were waited for are in children_user/system
+                cpu = t.user + t.system + t.children_user + t.children_system
+                rss = float(root.memory_info().rss)
+                children = root.children(recursive=True)
             except psutil.Error:
-                break  # exited between poll() and the read
+                break  # the contender exited between poll() and the read
+            for child in children:
+                try:
+                    ct = child.cpu_times()
+                    cpu += ct.user + ct.system
+                    rss += child.memory_info().rss
+                except psutil.Error:
+                    continue  # a child that exited meanwhile: the sample goes on without it
             self.times.append(time.time())
             self.cpu.append(cpu)
             self.peak_rss_bytes = max(self.peak_rss_bytes, int(rss))
