@@ -36,7 +36,7 @@ STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("decode (orjson + schema)", ("streams/events.py", "fastjsonschema")),
     ("decide (policy)", ("streams/policy.py",)),
     ("build outputs (orjson)", ("streams/publish.py", "streams/pipeline.py")),
-    ("produce (aiokafka)", ("aiokafka/producer", "send_and_wait")),
+    ("produce (aiokafka)", ("aiokafka/producer", "_classify_and_send (")),
     ("consume (aiokafka)", ("aiokafka/consumer",)),
     ("kafka client: other", ("aiokafka/", "kafka/")),
     ("Faust/mode", ("faust/", "mode/", "streams/agents.py")),

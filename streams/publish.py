@@ -7,8 +7,7 @@ letters keep the original key, value and headers byte for byte and add ``flagstr
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -99,18 +98,3 @@ def dead_letter_message(
         (DLQ_OFFSET, str(src.offset).encode()),
     ]
     return OutMessage(topic, src.key, src.value, headers)
-
-
-SendFn = Callable[[OutMessage], Awaitable[Awaitable[Any]]]
-
-
-async def send_and_wait(send: SendFn, outputs: Iterable[OutMessage]) -> int:
-    """Hand every message to the producer, then wait until the broker acknowledged all of them.
-
-    ``send`` enqueues one message and returns its delivery future (aiokafka's contract), so the
-    whole batch is in flight at once. Any delivery failure raises: the caller must not commit.
-    """
-    futures = [await send(out) for out in outputs]
-    if futures:
-        await asyncio.gather(*futures)
-    return len(futures)
