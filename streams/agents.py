@@ -168,12 +168,14 @@ class _Sent:
 
 
 def _offsets_by_partition(messages: Sequence[InMessage]) -> dict[TP, list[int]]:
+    # records arrive in runs of one partition (one fetched batch each): one TP per run
     by_tp: dict[TP, list[int]] = {}
+    current: tuple[str, int] | None = None
+    offsets: list[int] = []
     for msg in messages:
-        tp = TP(msg.topic, msg.partition)
-        offsets = by_tp.get(tp)
-        if offsets is None:
-            by_tp[tp] = offsets = []
+        if (msg.topic, msg.partition) != current:
+            current = (msg.topic, msg.partition)
+            offsets = by_tp.setdefault(TP(*current), [])
         offsets.append(msg.offset)
     return by_tp
 
@@ -210,11 +212,11 @@ class BatchCollector:
     async def deliver(self, messages: list[InMessage]) -> None:
         if self._closed:
             return  # shutting down: not acked, so consumed again after the restart
-        self.add_many(messages)
+        self._add(messages)
         if not self._room.is_set():
             await self._room.wait()
 
-    def add_many(self, messages: list[InMessage]) -> None:
+    def _add(self, messages: list[InMessage]) -> None:
         if not messages:
             return
         self._outstanding += len(messages)

@@ -2,8 +2,8 @@
 
 Faust hands every fetched record to its topic's stream one at a time: per record it schedules four
 asyncio tasks (``Service.wait_first``), takes the conductor's lock, builds an ``Event`` and passes
-it through a queue and the stream's iterator. Profiling put that at ~67 µs of CPU per event, more
-than decoding, classifying and publishing together (``docs/performance.md``). flagstream
+it through a queue and the stream's iterator. Profiling put Faust and asyncio at 156 of 293 µs of
+CPU per event, more than decoding, classifying and publishing together (``docs/performance.md``). flagstream
 classifies in batches anyway, so its consumer hands each fetched partition batch to the agent in
 one call and acks a batch's offsets in one call. Everything else stays Faust's: group membership
 and rebalances, flow control, offset bookkeeping (gaps, commit of the highest contiguous acked
