@@ -41,6 +41,19 @@ GOLDEN: list[tuple[str, str, set[str], set[str] | None]] = [
     ("ar", "مرحبا، كيف حالك؟ أراك غدا", set(), None),
     ("ja", "こんにちは、お元気ですか？また明日。", set(), None),
     ("hi", "नमस्ते, आप कैसे हैं? कल मिलते हैं।", set(), None),
+    # Latin-script languages it has no data for are read with English/German n-grams: ordinary
+    # sentences must not be flagged at random
+    ("es", "Hola, ¿cómo estás? Nos vemos mañana en la oficina.", set(), None),
+    ("fr", "Bonjour à tous, la réunion est reportée à jeudi.", set(), None),
+    ("it", "Ciao ragazzi, ci vediamo stasera al ristorante.", set(), None),
+    ("pt", "Olá, tudo bem? Vamos almoçar amanhã?", set(), None),
+    ("id", "Selamat pagi, apa kabar? Sampai jumpa besok.", set(), None),
+    ("vi", "Xin chào, bạn có khỏe không? Hẹn gặp lại ngày mai.", set(), None),
+    ("tr", "Merhaba, nasılsın? Yarın görüşürüz.", set(), None),
+    ("nl", "Hallo allemaal, de vergadering is verplaatst naar donderdag.", set(), None),
+    ("pl", "Cześć, jak się masz? Do zobaczenia jutro.", set(), None),
+    # Japanese shares Han characters with Chinese; kana are not read
+    ("ja", "今日は会議があります。明日東京に行きます。", set(), None),
 ]
 
 
