@@ -1,7 +1,8 @@
 """Classify a batch of texts: the fast model for every event, the accurate one for the grey zone.
 
 The cascade: rows with any fast score in ``[cascade_low, cascade_high)`` are candidates for the
-accurate model (when one is configured, and only for texts in a language it reads). The most
+accurate model (when one is configured, and only for texts in a language it reads: mostly
+ASCII, then CLD2 language identification, :mod:`streams.language`). The most
 uncertain candidates go first, in chunks sized from the measured cost per row so that the
 per-batch time budget is not overshot; the rest keep their fast scores. ``decided_by`` records which model's scores stand for each row.
 
@@ -26,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from streams.errors import ModelError
+from streams.language import reads_as
 from streams.model import TextModel, load_model
 
 if TYPE_CHECKING:
@@ -99,6 +101,10 @@ class Classifier:
             else self._fast_t
         )
         self._english_only = accurate is not None and accurate.languages == ("en",)
+        # a model that names no languages reads every text
+        self._languages = (
+            accurate.languages if accurate is not None and any(accurate.languages) else None
+        )
         self._row_seconds: float | None = None  # running cost of one accurate row, seconds
 
     @classmethod
@@ -164,7 +170,15 @@ class Classifier:
                 size = min(CHUNK, int(remaining / self._row_seconds))
             if remaining <= 0 or size < 1:
                 break
-            chunk = rows[pos : pos + size]
+            # the language check (CLD2, ~15 µs) is asked only of rows about to be scored
+            chunk: list[int] = []
+            while pos < len(rows) and len(chunk) < size:
+                row = rows[pos]
+                pos += 1
+                if self._reads(texts[row]):
+                    chunk.append(row)
+            if not chunk:
+                break
             t0 = time.perf_counter()
             acc = self.accurate.score([texts[i] for i in chunk])
             per_row = (time.perf_counter() - t0) / len(chunk)
@@ -174,5 +188,8 @@ class Classifier:
             aligned = _align(acc, self._acc_t, self._fast_t)
             scores[chunk] = ACCURATE_WEIGHT * aligned + (1.0 - ACCURATE_WEIGHT) * scores[chunk]
             decided_by[chunk] = ACCURATE
-            pos += len(chunk)
         return time.perf_counter() - start
+
+    def _reads(self, text: str) -> bool:
+        """Is ``text`` in a language the accurate model reads (or of no telling language)?"""
+        return self._languages is None or reads_as(text, self._languages)

@@ -73,6 +73,21 @@ def test_cascade_skips_non_english_for_english_model() -> None:
     assert list(out.decided_by) == [ACCURATE, FAST, FAST]
 
 
+def test_cascade_skips_latin_script_text_in_other_languages() -> None:
+    # mostly ASCII, but not English: the English model must not decide them
+    fast = fixture("half")
+    accurate = fixture("high")  # languages: en
+    texts = [
+        "@USER you are such an idiot, nobody wants to hear your opinion URL",
+        "Du bist ein dummes Arschloch und deine Meinung interessiert hier niemanden",
+        "Hola a todos, la reunión de mañana se cambia al jueves por la tarde",
+        "lol",  # no telling language: the English model may read it
+    ]
+    out = Classifier(fast, accurate).classify(texts)
+    assert list(out.decided_by) == [ACCURATE, FAST, FAST, ACCURATE]
+    np.testing.assert_array_equal(out.scores[1:3], fast.score(texts[1:3]))
+
+
 def test_cascade_budget_leaves_fast_scores() -> None:
     fast = fixture("half")
     accurate = fixture("high")
