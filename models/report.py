@@ -62,6 +62,10 @@ FIXED_GAPS = [
     "for COLD (Chinese offensive language): those sets teach `toxic` only; Chinese `hate` "
     "comes from SWSR's sexism labels.",
     "No data for threats, sexual content or self-harm: not claimed.",
+    "Plain English insults without slurs are often missed: of ten hand-written ones ('you are "
+    "an idiot', 'you are so stupid', 'fuck you', ...; docs/model.md) the fast model flags 5 and "
+    "the cascade 5, not the same five. The licensable English offensive data (Davidson, "
+    "HateXplain) is slur-centred; OLID, full of such insults, is research-use only.",
     "The accurate model reads English only; other languages are decided by the fast model.",
     "The accurate model's int8 graph quantises activations per batch (dynamic quantisation): "
     "a text's accurate score moves by up to ~0.04 with the texts batched beside it "
