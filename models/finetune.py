@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from streams.model import pad_rows, padded_batches
+
 if TYPE_CHECKING:
     from pathlib import Path
 
@@ -89,20 +91,6 @@ def bucketed_batches(
         chunk = chunk[np.argsort(lens[chunk], kind="stable")]
         batches.extend(chunk[i : i + batch] for i in range(0, len(chunk), batch))
     return [batches[int(i)] for i in rng.permutation(len(batches))]
-
-
-def pad(
-    token_ids: Sequence[Sequence[int]], rows: npt.NDArray[np.intp]
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """Pad the given rows to the batch's longest: (input_ids, attention_mask)."""
-    width = max(len(token_ids[int(i)]) for i in rows)
-    ids = np.zeros((len(rows), width), dtype=np.int64)
-    mask = np.zeros((len(rows), width), dtype=np.int64)
-    for r, i in enumerate(rows):
-        seq = token_ids[int(i)]
-        ids[r, : len(seq)] = seq
-        mask[r, : len(seq)] = 1
-    return ids, mask
 
 
 def lr_factor(step: int, total: int, warmup: float) -> float:
@@ -182,8 +170,6 @@ def predict(
 ) -> npt.NDArray[np.float32]:
     """Sigmoid scores ``[N, labels]`` of a trained network (eval mode, length-sorted batches)."""
     import torch  # noqa: PLC0415 - training-only
-
-    from streams.model import padded_batches  # noqa: PLC0415
 
     net.eval()
     out: npt.NDArray[np.float32] | None = None
@@ -265,7 +251,7 @@ def fine_tune(
             factor = lr_factor(step, total, config.warmup)
             for group, base in zip(opt.param_groups, base_lrs, strict=True):
                 group["lr"] = base * factor
-            ids, mask = pad(train_ids, rows)
+            ids, mask = pad_rows(train_ids, rows)
             logits = net(torch.from_numpy(ids), torch.from_numpy(mask))
             y, m = y_all[rows], m_all[rows]
             loss = torch.nn.functional.binary_cross_entropy_with_logits(

@@ -32,6 +32,20 @@ _FIX = "run `flagstream model export` or set FLAGSTREAM_MODEL_PATH to a flagstre
 Scorer = Callable[[Sequence[str]], npt.NDArray[np.float32]]
 
 
+def pad_rows(
+    token_ids: Sequence[Sequence[int]], rows: npt.NDArray[np.intp]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """The given rows padded to the longest of them: (input_ids, attention_mask)."""
+    width = max(len(token_ids[int(i)]) for i in rows)
+    ids = np.zeros((len(rows), width), dtype=np.int64)
+    mask = np.zeros((len(rows), width), dtype=np.int64)
+    for r, i in enumerate(rows):
+        seq = token_ids[int(i)]
+        ids[r, : len(seq)] = seq
+        mask[r, : len(seq)] = 1
+    return ids, mask
+
+
 def padded_batches(
     token_ids: Sequence[Sequence[int]], batch: int
 ) -> Iterator[tuple[npt.NDArray[np.intp], npt.NDArray[np.int64], npt.NDArray[np.int64]]]:
@@ -39,14 +53,7 @@ def padded_batches(
     order = np.argsort([len(t) for t in token_ids], kind="stable")
     for start in range(0, len(order), batch):
         idx = order[start : start + batch]
-        width = max(len(token_ids[i]) for i in idx)
-        ids = np.zeros((len(idx), width), dtype=np.int64)
-        mask = np.zeros((len(idx), width), dtype=np.int64)
-        for r, i in enumerate(idx):
-            n = len(token_ids[i])
-            ids[r, :n] = token_ids[i]
-            mask[r, :n] = 1
-        yield idx, ids, mask
+        yield (idx, *pad_rows(token_ids, idx))
 
 
 class TextModel:

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from models.data import Example
-from models.finetune import bucketed_batches, lr_factor, pad, pos_weights, select_training
+from models.finetune import bucketed_batches, lr_factor, pos_weights, select_training
+from streams.model import pad_rows
 
 
 def _examples(counts: dict[str, int]) -> list[Example]:
@@ -53,7 +54,7 @@ def test_bucketed_batches_cover_every_row_once_with_little_padding() -> None:
 
 
 def test_pad_masks_the_padding() -> None:
-    ids, mask = pad([[101, 7, 102], [101, 102], [101, 5, 6, 102]], np.array([0, 1]))
+    ids, mask = pad_rows([[101, 7, 102], [101, 102], [101, 5, 6, 102]], np.array([0, 1]))
     assert ids.tolist() == [[101, 7, 102], [101, 102, 0]]
     assert mask.tolist() == [[1, 1, 1], [1, 1, 0]]
 
