@@ -97,8 +97,8 @@ class Settings(BaseSettings):
         None, description="Optional accurate ONNX model for the cascade's grey zone."
     )
     # the wide band was chosen on the dev splits with the fine-tuned accurate model (mean dev
-    # macro-F1 0.849 vs 0.841 for [0.25, 0.75)); the budget still caps the rows re-scored, most
-    # uncertain first, so a narrower band only matters when the budget has room to spare
+    # macro-F1 0.863 vs 0.851 for [0.25, 0.75); docs/model.md); the budget still caps the rows
+    # re-scored, most uncertain first, so a narrower band only matters when it has room to spare
     cascade_low: float = Field(
         0.05, ge=0, le=1, description="Fast scores in [cascade_low, cascade_high) are re-scored."
     )
