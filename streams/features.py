@@ -126,7 +126,8 @@ class Features(NamedTuple):
 
 def prepare_batch(texts: Sequence[str], max_chars: int = 1000) -> str:
     """The batch as one string: ``" text "`` per text (NFKC, lower case, URLs, @mentions and
-    retweet marks dropped, spacing collapsed), texts separated by ``"\\x00"``.
+    retweet marks dropped, spacing collapsed), texts separated by ``"\\x00"``. A U+0000 inside a
+    text is read as a space, so the separators alone number the rows.
 
     Mentions and URLs say nothing about the text, but their density differs between training
     sets (and their labels' base rates), so keeping them teaches the model the set, not the text.
@@ -136,6 +137,10 @@ def prepare_batch(texts: Sequence[str], max_chars: int = 1000) -> str:
         return ""
     is_nfkc = unicodedata.is_normalized
     joined = "\x00" + "\x00".join([t[:max_chars] for t in texts])
+    if joined.count("\x00") != len(texts):
+        # a text holding U+0000 would split into two rows (and index past the batch in the
+        # graph): read it as a space, which is what it is to the model, a gap between words
+        joined = "\x00" + "\x00".join([t[:max_chars].replace("\x00", " ") for t in texts])
     if not is_nfkc("NFKC", joined):  # the check is 25x cheaper than normalising
         # Chinese text is full of full-width punctuation: one C-speed replace per mark over
         # the batch instead of normalising every Chinese text (measured: 3 -> 1 µs/event)
