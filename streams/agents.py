@@ -5,13 +5,15 @@ agent's ``BatchCollector`` in one call, below Faust's per-event stream, which co
 event than the whole pipeline (``docs/performance.md``). The collector seals batches of up to
 ``batch_max`` records or ``batch_within_s`` of age.
 
-At-least-once: a batch's offsets are acked only after the broker acknowledged every flagged and
-dead-lettered record of it, so Faust can only commit offsets whose outputs are safe. Batches are
-acked in the order they were consumed.
+At-least-once, per-event failures, broker retries: the transport-neutral
+:class:`streams.runner.BatchRunner`. This module gives it a Faust transport (the app's producer,
+the batching consumer's acks), records the metrics of every acked batch, and turns the two
+failures that are no event's fault (the broker gone for ``broker_retry_timeout_s``, a pipeline
+that fails even on a known-good event) into an exit with status 70.
 
-Pipelining: while one batch is classified (in a thread) and published, the consumer keeps
-fetching into the next one. At most ``PIPELINE_DEPTH`` sealed batches wait; beyond that delivery
-waits, which pauses fetching.
+Around the agent: start-up checks of the cluster (``streams.startup``: topics exist or are
+created, size limits), a probe of the broker every two seconds for ``/readyz``, a limit on
+repeated log lines, and a bound on shutdown (``shutdown_timeout_s``).
 
 ``concurrency=1`` because with more actors Faust can commit past in-flight events
 (faust-streaming issue #606); scale with partitions and processes instead.
@@ -23,40 +25,96 @@ import asyncio
 import functools
 import logging
 import os
-import time
 from collections import Counter, deque
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, NoReturn
 
 import faust
 from faust.types import TP
 
+from streams import faust_internals
 from streams.consumer import FlagstreamApp
+from streams.errors import BrokerError, FlagstreamError
+from streams.health import READINESS, Readiness
+from streams.logfilter import install_repeat_filter
 from streams.metrics import WorkerMetrics
-from streams.pipeline import BatchResult, Pipeline, record_batch
-from streams.publish import InMessage
+from streams.pipeline import BatchResult, Pipeline, record_result
+from streams.publish import InMessage, OutMessage
+from streams.runner import (
+    BatchRunner,
+    BrokerUnavailableError,
+    Completed,
+    ProcessingBrokenError,
+    RetryPolicy,
+)
 from streams.settings import Settings
+from streams.startup import check_cluster
 
 log = logging.getLogger(__name__)
 
 # EX_SOFTWARE: the supervisor restarts the worker; the failed batch's offsets were not committed
 EXIT_BATCH_FAILED = 70
-DRAIN_TIMEOUT_S = 30.0
+PROBE_INTERVAL_S = 2.0  # how often the broker is probed for /readyz
+PROBE_TIMEOUT_S = 3.0
+_TOO_LARGE_ERRORS = frozenset(
+    {"MessageSizeTooLargeError", "RecordTooLargeError", "RecordListTooLargeError"}
+)
 
 
 def _die(exc: BaseException) -> NoReturn:
-    """Exit at once, without letting Faust commit the failed batch's offsets on the way out."""
-    log.critical(
-        "batch failed, exiting so it is consumed again after restart: %r", exc, exc_info=exc
-    )
+    """Exit at once: nothing of the failed batch was acked, so it is consumed again."""
+    log.critical("%s; exiting (status %d)", exc, EXIT_BATCH_FAILED, exc_info=exc)
     logging.shutdown()
     os._exit(EXIT_BATCH_FAILED)
 
 
+class FaustTransport:
+    """The batch runner's transport: Faust's producer, and acks to the batching consumer."""
+
+    def __init__(self, app: FlagstreamApp, metrics: WorkerMetrics | None = None) -> None:
+        self._app = app
+        self._metrics = metrics
+
+    async def send(self, out: OutMessage) -> Awaitable[Any]:
+        return await self._app.producer.send(
+            out.topic, out.key, out.value, partition=None, timestamp=None, headers=out.headers
+        )
+
+    def ack(self, messages: Sequence[InMessage]) -> None:
+        consumer = self._app.batching_consumer
+        assigned = consumer.assignment()
+        by_partition = offsets_by_partition(messages)
+        for tp, offsets in by_partition.items():
+            consumer.ack_offsets(tp, offsets, assigned)
+        if self._metrics is not None:
+            self._update_lag(by_partition, assigned)
+
+    def too_large(self, exc: BaseException) -> bool:
+        # Faust wraps the producer's errors (ProducerSendError from the KafkaError)
+        seen: BaseException | None = exc
+        for _ in range(5):
+            if seen is None:
+                return False
+            if type(seen).__name__ in _TOO_LARGE_ERRORS:
+                return True
+            seen = seen.__cause__ or seen.__context__
+        return False
+
+    def _update_lag(self, by_partition: dict[TP, list[int]], assigned: set[TP]) -> None:
+        assert self._metrics is not None
+        consumer = self._app.consumer
+        for tp, offsets in by_partition.items():
+            if tp not in assigned:  # revoked by a rebalance meanwhile: its new owner reports it
+                continue
+            highwater = consumer.highwater(tp)
+            if highwater is not None:  # a partition's records arrive in offset order
+                self._metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(
+                    max(highwater - offsets[-1] - 1, 0)
+                )
+
+
 class BatchHandler:
-    """Runs the pipeline on a batch in a worker thread, publishes its outputs, records metrics."""
+    """The worker's batch runner on the Faust app, with the worker's metrics and exit policy."""
 
     def __init__(
         self,
@@ -64,111 +122,84 @@ class BatchHandler:
         pipeline: Pipeline,
         metrics: WorkerMetrics,
         die: Callable[[BaseException], NoReturn] = _die,
+        readiness: Readiness = READINESS,
     ) -> None:
         self._app = app
-        self._pipeline = pipeline
-        self._metrics = metrics
+        self.pipeline = pipeline
+        self._metrics = self.metrics = metrics
         self._die = die
-        # one thread: classification is CPU-bound and onnxruntime has its own threads
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix="flagstream-classify")
-        self._consumed = metrics.events_consumed.labels(pipeline.settings.input_topic)
-        self._pending: asyncio.Future[None] | None = None  # the batch awaiting the broker
+        self.readiness = readiness
+        settings = pipeline.settings
+        self._consumed = metrics.events_consumed.labels(settings.input_topic)
+        self._published = {
+            t: metrics.published.labels(t) for t in (settings.flagged_topic, settings.dlq_topic)
+        }
+        self._errors = {stage: metrics.errors.labels(stage) for stage in ("processing", "broker")}
+        self.runner: BatchRunner[BatchResult] = BatchRunner(
+            FaustTransport(app, metrics),
+            pipeline.process,
+            pipeline.dead_letters(),
+            canary=pipeline.canary(),
+            retry=RetryPolicy(timeout_s=settings.broker_retry_timeout_s),
+            on_completed=self._completed,
+            on_error=lambda stage: self._errors[stage].inc(),
+        )
+
+    def set_publish_limit(self, limit: int) -> None:
+        """The largest record the producer and the output topics take (read at start-up)."""
+        self.pipeline.publish_limit = limit
+        self.runner._dead_letters = self.pipeline.dead_letters()
 
     async def handle(
         self, messages: Sequence[InMessage], on_acked: Callable[[], None] | None = None
     ) -> None:
-        """Classify a batch and hand its outputs to the producer; ack it once the broker has them.
-
-        The broker's acknowledgement of batch N is awaited while batch N+1 is classified; batches
-        are acked strictly in order, and at most one waits for the broker at a time. Any failure
-        exits the process before the failed batch is acked. ``on_acked`` is called once the
-        batch is acked.
-        """
+        """Process a batch and hand its outputs to the producer; it is acked once the broker
+        has them (then ``on_acked``). Exits the process on a failure that is no event's fault."""
+        self._consumed.inc(len(messages))
         try:
-            sent = await self._classify_and_send(messages, on_acked)
-            if self._pending is not None:
-                await self._pending
-            self._pending = asyncio.ensure_future(self._complete(sent))
-        except Exception as exc:  # any failure: the batch must not be acked
+            await self.runner.handle(messages, on_acked)
+        except (BrokerUnavailableError, ProcessingBrokenError) as exc:
             self._fail(exc)
+        self.readiness_from_runner()
 
     async def flush(self) -> None:
         """Wait until every handled batch is acknowledged and acked."""
-        if self._pending is not None:
-            await self._pending
-            self._pending = None
+        try:
+            await self.runner.flush()
+        except (BrokerUnavailableError, ProcessingBrokenError) as exc:
+            self._fail(exc)
+
+    def readiness_from_runner(self) -> None:
+        if self.runner.broker_ok:
+            self.readiness.clear("publish")
+        else:
+            self.readiness.not_ready("publish", "the broker does not acknowledge records")
 
     def _fail(self, exc: BaseException) -> NoReturn:
         self._metrics.errors.labels("batch").inc()
         self._die(exc)
 
-    async def _classify_and_send(
-        self, messages: Sequence[InMessage], on_acked: Callable[[], None] | None
-    ) -> _Sent:
-        started = time.time()
-        self._consumed.inc(len(messages))
-        loop = asyncio.get_running_loop()
-        result: BatchResult = await loop.run_in_executor(
-            self._executor, self._pipeline.process, messages
-        )
-        send = self._app.producer.send
-        futures = [
-            await send(out.topic, out.key, out.value, None, None, out.headers)
-            for out in result.outputs
-        ]
-        return _Sent(messages, result, futures, started, on_acked)
-
-    async def _complete(self, sent: _Sent) -> None:
-        try:
-            if sent.futures:
-                await asyncio.gather(*sent.futures)
-            acked = time.time()
-            consumer = self._app.batching_consumer
-            assigned = consumer.assignment()
-            by_partition = _offsets_by_partition(sent.messages)
-            for tp, offsets in by_partition.items():
-                consumer.ack_offsets(tp, offsets, assigned)
-            if sent.on_acked is not None:
-                sent.on_acked()
-            metrics = self._metrics
-            for topic, count in Counter(out.topic for out in sent.result.outputs).items():
-                metrics.published.labels(topic).inc(count)
-            record_batch(metrics, sent.result, acked, len(sent.messages))
-            metrics.batch_seconds.observe(acked - sent.started)
-            metrics.last_batch_timestamp.set(acked)
-            self._update_lag(by_partition, assigned)
-        except Exception as exc:  # a delivery failed: nothing of this batch may be committed
-            self._fail(exc)
-
-    def _update_lag(self, by_partition: dict[TP, list[int]], assigned: set[TP]) -> None:
-        consumer = self._app.consumer
-        for tp, offsets in by_partition.items():
-            if tp not in assigned:  # revoked by a rebalance meanwhile: its new owner reports it
-                continue
-            offset = offsets[-1]  # a partition's records arrive in offset order
-            highwater = consumer.highwater(tp)
-            if highwater is not None:
-                self._metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(
-                    max(highwater - offset - 1, 0)
-                )
+    def _completed(self, done: Completed[BatchResult]) -> None:
+        metrics = self._metrics
+        for topic, count in Counter(out.topic for out in done.outputs).items():
+            child = self._published.get(topic)
+            (child or metrics.published.labels(topic)).inc(count)
+        metrics.batch_size.observe(len(done.messages))
+        for part in done.parts:
+            record_result(metrics, part, done.acked)
+        for reason, count in Counter(done.extra_dead_letters).items():
+            metrics.dead_letter(reason, count)
+        metrics.batch_seconds.observe(done.acked - done.started)
+        metrics.last_batch_timestamp.set(done.acked)
+        self.readiness_from_runner()
 
     def close(self) -> None:
-        self._executor.shutdown(wait=True)
+        self.runner.close()
 
 
-@dataclass(slots=True)
-class _Sent:
-    """A classified batch whose outputs are with the producer."""
-
-    messages: Sequence[InMessage]
-    result: BatchResult
-    futures: list[Any]
-    started: float
-    on_acked: Callable[[], None] | None
-
-
-def _offsets_by_partition(messages: Sequence[InMessage]) -> dict[TP, list[int]]:
-    # records arrive in runs of one partition (one fetched batch each): one TP per run
+def offsets_by_partition(messages: Sequence[InMessage]) -> dict[TP, list[int]]:
+    """Offsets per partition; records arrive in runs of one partition (one fetched batch each),
+    so one TP is built per run, not per record."""
     by_tp: dict[TP, list[int]] = {}
     current: tuple[str, int] | None = None
     offsets: list[int] = []
@@ -299,21 +330,35 @@ def register_agent(
         value_serializer="raw",
         allow_empty=True,  # tombstones reach the handler and are dead-lettered, not dropped
     )
+    app.shutdown_timeout_s = settings.shutdown_timeout_s
 
     async def moderate(stream: Any) -> None:  # a faust.Stream; typed loosely by faust itself
+        install_repeat_filter()  # after Faust's worker configured logging
         # Iterating the topic subscribes it with Faust's conductor, as iterating the stream would;
         # the consumer then delivers its records to the collector a fetched batch at a time.
         aiter(stream.channel)
         collector = BatchCollector(settings.batch_max, settings.batch_within_s, PIPELINE_DEPTH)
         app.batching_consumer.batch_sinks[settings.input_topic] = collector
+        watcher = asyncio.ensure_future(_watch_cluster(app, settings, handler))
         processor = asyncio.ensure_future(_process(collector, handler))
         try:
             await asyncio.shield(processor)  # a SIGTERM must not cut a batch in half
         finally:
             # shutting down (SIGTERM cancels this agent): stop taking records, then finish and ack
-            # every delivered one, so the offsets Faust commits on the way out are all safe
+            # what is delivered, within the shutdown bound, so what Faust commits is all safe
+            app.arm_shutdown_watchdog()
+            watcher.cancel()
             collector.close()
-            await asyncio.shield(asyncio.wait_for(processor, DRAIN_TIMEOUT_S))
+            try:
+                await asyncio.shield(
+                    asyncio.wait_for(processor, max(settings.shutdown_timeout_s - 2.0, 1.0))
+                )
+            except TimeoutError:
+                handler.runner.stop()  # the broker is not acknowledging: give up the batch
+                log.warning(
+                    "shutdown: the batch in hand was not acknowledged in time; it is consumed "
+                    "again after the restart"
+                )
 
     return app.agent(source, name="flagstream.moderate", concurrency=1)(moderate)
 
@@ -322,3 +367,52 @@ async def _process(collector: BatchCollector, handler: BatchHandler) -> None:
     while (batch := await collector.next_batch()) is not None:
         await handler.handle(batch, functools.partial(collector.acked, len(batch)))
     await handler.flush()
+
+
+async def _watch_cluster(app: FlagstreamApp, settings: Settings, handler: BatchHandler) -> None:
+    """Start-up checks (bounded retries), then a probe of the broker every two seconds."""
+    readiness = handler.readiness
+    readiness.not_ready("startup", "checking the cluster's topics and size limits")
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + settings.broker_retry_timeout_s
+    backoff = 0.5
+    while True:
+        try:
+            checked = await loop.run_in_executor(None, check_cluster, settings)
+            break
+        except BrokerError as exc:  # unreachable: retried, bounded
+            if loop.time() > deadline:
+                handler._fail(exc)
+            readiness.not_ready("broker", str(exc))
+            log.warning("start-up check failed, retrying: %s", exc)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 5.0)
+        except FlagstreamError as exc:  # a configuration the cluster cannot serve: the fix
+            handler._fail(exc)
+    handler.set_publish_limit(checked.publish_limit)
+    for line in checked.notes:
+        log.warning("%s", line)
+    readiness.clear("startup")
+    while True:
+        await _probe(app, settings, readiness)
+        handler.readiness_from_runner()
+        handler.metrics.ready.set(0 if readiness.reasons() else 1)
+        await asyncio.sleep(PROBE_INTERVAL_S)
+
+
+async def _probe(app: FlagstreamApp, settings: Settings, readiness: Readiness) -> None:
+    try:
+        client = faust_internals.producer_client(app)
+        metadata = await asyncio.wait_for(client.fetch_all_metadata(), PROBE_TIMEOUT_S)
+    except Exception as exc:
+        readiness.not_ready("broker", f"no broker answers a metadata request ({exc!r})")
+        return
+    readiness.clear("broker")
+    if settings.input_topic in metadata.topics():
+        readiness.clear("input_topic")
+    else:
+        readiness.not_ready(
+            "input_topic",
+            f"topic {settings.input_topic!r} does not exist: create it (flagstream topics "
+            "create) or set FLAGSTREAM_CREATE_MISSING_TOPICS=1",
+        )

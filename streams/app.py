@@ -10,6 +10,8 @@ import faust
 from streams.consumer import FlagstreamApp
 from streams.settings import Settings
 
+PRODUCER_REQUEST_TIMEOUT_S = 20.0
+
 
 def faust_credentials(settings: Settings) -> Any:
     """Faust broker credentials for the configured security protocol (None: PLAINTEXT)."""
@@ -44,4 +46,12 @@ def create_app(settings: Settings) -> FlagstreamApp:
         stream_buffer_maxsize=max(4 * settings.batch_max, 4096),
         broker_commit_interval=1.0,
         topic_disable_leader=True,  # no leader election topic: this app has no timers or tables
+        producer_max_request_size=settings.producer_max_request_bytes,
+        # Faust's default is 20 minutes: a send waiting for an unreachable broker would outlive
+        # every retry bound and shutdown; the batch runner retries what times out
+        producer_request_timeout=PRODUCER_REQUEST_TIMEOUT_S,
+        broker_session_timeout=settings.session_timeout_s,
+        broker_heartbeat_interval=min(3.0, settings.session_timeout_s / 3),
+        consumer_group_instance_id=settings.group_instance_id,
+        consumer_metadata_max_age_ms=int(settings.metadata_max_age_s * 1000),
     )

@@ -15,6 +15,9 @@ Topics without a registered sink keep Faust's per-record delivery.
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
+import threading
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
 from time import monotonic
 from typing import Any, Protocol, cast
@@ -180,7 +183,26 @@ class BatchingTransport(faust_aiokafka.Transport):
 
 
 class FlagstreamApp(faust.App):
-    """A Faust app whose consumer can deliver a topic's records in batches."""
+    """A Faust app whose consumer can deliver a topic's records in batches.
+
+    Shutdown is bounded: from the moment it starts (SIGTERM), the process exits within
+    ``shutdown_timeout_s`` even if the broker is gone and a commit or a flush would wait for it.
+    """
+
+    shutdown_timeout_s: float = 8.0
+    _watchdog: threading.Timer | None = None
+
+    def arm_shutdown_watchdog(self) -> None:
+        """Exit the process ``shutdown_timeout_s`` from now unless it has exited by then."""
+        if self._watchdog is not None:
+            return
+        self._watchdog = threading.Timer(self.shutdown_timeout_s, _shutdown_overdue, (self,))
+        self._watchdog.daemon = True
+        self._watchdog.start()
+
+    async def stop(self) -> None:
+        self.arm_shutdown_watchdog()
+        await super().stop()
 
     def _new_transport(self) -> TransportT:
         return BatchingTransport(self.conf.broker_consumer, self)
@@ -191,3 +213,13 @@ class FlagstreamApp(faust.App):
         if not isinstance(consumer, BatchingConsumer):  # pragma: no cover - wiring error
             raise TypeError(f"expected a BatchingConsumer, got {type(consumer).__name__}")
         return consumer
+
+
+def _shutdown_overdue(app: FlagstreamApp) -> None:
+    logging.getLogger(__name__).warning(
+        "shutdown took longer than %.0f s (shutdown_timeout_s), likely waiting for an "
+        "unreachable broker; exiting now: what was not committed is consumed again",
+        app.shutdown_timeout_s,
+    )
+    logging.shutdown()
+    os._exit(0)

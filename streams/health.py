@@ -2,7 +2,8 @@
 
 ``/metrics`` alone is a poor liveness probe: it is served from its own thread and keeps answering
 while the event loop that consumes Kafka is stuck. ``/healthz`` answers 200 only while the loop
-has ticked recently; ``/readyz`` also needs the Faust worker to have started.
+has ticked recently; ``/readyz`` also needs the Faust worker to have started and no reason to be
+not ready (:class:`Readiness`: broker unreachable, input topic missing, start-up checks running).
 """
 
 from __future__ import annotations
@@ -19,13 +20,39 @@ from prometheus_client import CollectorRegistry, make_wsgi_app
 StartResponse = Callable[..., Any]
 
 
+class Readiness:
+    """Named reasons the worker cannot do its work now; ready when there are none.
+
+    Set and cleared on the event loop, read by the probe thread (a dict swap is atomic).
+    """
+
+    def __init__(self) -> None:
+        self._reasons: dict[str, str] = {}
+
+    def not_ready(self, name: str, why: str) -> None:
+        if self._reasons.get(name) != why:
+            self._reasons = {**self._reasons, name: why}
+
+    def clear(self, name: str) -> None:
+        if name in self._reasons:
+            self._reasons = {k: v for k, v in self._reasons.items() if k != name}
+
+    def reasons(self) -> dict[str, str]:
+        return self._reasons
+
+
+#: the worker process's readiness: one worker per process, shared by the agent and the probes
+READINESS = Readiness()
+
+
 class Heartbeat:
     """Ticked by the event loop; read by the probe thread."""
 
-    def __init__(self, stale_after_s: float) -> None:
+    def __init__(self, stale_after_s: float, readiness: Readiness | None = None) -> None:
         self.stale_after_s = stale_after_s
         self._last = 0.0
-        self.ready = False
+        self.ready = False  # the app started (ticking)
+        self.readiness = READINESS if readiness is None else readiness
 
     def beat(self) -> None:
         self._last = time.monotonic()
@@ -56,10 +83,13 @@ def health_app(
     def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if path in ("/healthz", "/readyz"):
-            ok = heartbeat.alive() and (path == "/healthz" or heartbeat.ready)
+            reasons = heartbeat.readiness.reasons()
+            ready = heartbeat.ready and not reasons
+            ok = heartbeat.alive() and (path == "/healthz" or ready)
+            why = "".join(f"; {name}: {text}" for name, text in sorted(reasons.items()))
             body = (
                 f"{'ok' if ok else 'unhealthy'}: event loop last ticked {heartbeat.age_s():.1f}s ago, "
-                f"ready={heartbeat.ready}\n"
+                f"ready={ready}{why}\n"
             ).encode()
             start_response(
                 "200 OK" if ok else "503 Service Unavailable", [("Content-Type", "text/plain")]

@@ -29,9 +29,21 @@ LATENCY_BUCKETS = (
 )  # fmt: skip
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 SCORE_BUCKETS = (0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
-ERROR_STAGES = ("batch",)
+# batch: the worker exits (a broker failure outlasted broker_retry_timeout_s, or the pipeline
+# fails on every input); processing: an event failed and its batch was split to isolate it;
+# broker: a send or acknowledgement failed and is retried with backoff
+ERROR_STAGES = ("batch", "processing", "broker")
 ACTIONS = ("allow", "review", "block")
-DLQ_REASONS = ("invalid_utf8", "invalid_json", "schema", "oversized")
+DLQ_REASONS = (
+    "invalid_utf8",
+    "invalid_json",
+    "schema",
+    "oversized",
+    "tombstone",
+    "too_deep",
+    "too_large",
+    "processing_error",
+)
 
 
 def process_registry() -> CollectorRegistry:
@@ -98,7 +110,9 @@ class WorkerMetrics:
         )
         self.errors = Counter(
             f"{NS}_errors_total",
-            "Failures by stage (batch: classify or publish failed and the worker exits to retry it).",
+            "Failures by stage (batch: the worker exits to retry it after a restart; processing: "
+            "an event's classification or output failed, it is dead-lettered; broker: a send "
+            "or acknowledgement failed and is retried).",
             ["stage"],
             registry=registry,
         )
@@ -143,6 +157,12 @@ class WorkerMetrics:
         self.last_batch_timestamp = Gauge(
             f"{NS}_last_batch_timestamp_seconds",
             "Unix time the last batch finished.",
+            registry=registry,
+        )
+        self.ready = Gauge(
+            f"{NS}_ready",
+            "1 while the worker can do its work (what /readyz answers), 0 while it cannot: "
+            "starting, broker unreachable, input topic missing.",
             registry=registry,
         )
         # children created once: the hot path only increments

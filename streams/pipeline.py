@@ -13,13 +13,24 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
+import orjson
 
 from streams.classify import Classifier
 from streams.events import Decoder, Event, Rejected
 from streams.metrics import WorkerMetrics
 from streams.model import TextModel
 from streams.policy import ACTION_NAMES, Policy, load_policy
-from streams.publish import InMessage, OutMessage, dead_letter_message, flagged_message, utc_now_iso
+from streams.publish import (
+    TOO_LARGE,
+    DeadLetters,
+    InMessage,
+    OutMessage,
+    dead_letter_message,
+    dlq_reason,
+    flagged_message,
+    too_large_message,
+    utc_now_iso,
+)
 from streams.settings import Settings
 
 DECIDERS = ("fast", "accurate")
@@ -59,7 +70,10 @@ class Pipeline:
         self.classifier = classifier
         self.policy = policy
         self.labels = classifier.labels
-        self._decoder = Decoder(settings.max_event_bytes)
+        self._decoder = Decoder(settings.max_event_bytes, settings.max_event_depth)
+        #: the largest record that may be published (producer and output topics' limits):
+        #: a larger output becomes a too_large dead letter of its event
+        self.publish_limit = settings.producer_max_request_bytes
         self._flagged_topic = settings.flagged_topic
         self._dlq_topic = settings.dlq_topic
         self._ce_source = f"urn:flagstream:{settings.group_id}".encode()
@@ -71,6 +85,22 @@ class Pipeline:
         }
         self._policy_ref = {"version": policy.version}
 
+    def dead_letters(self) -> DeadLetters:
+        """The builder of the dead letters the batch runner decides on (same topic and limit)."""
+        return DeadLetters(self._dlq_topic, self.publish_limit)
+
+    def canary(self) -> list[InMessage]:
+        """A valid, benign event: if processing it fails, the pipeline is broken, not the input."""
+        body = {
+            "event_id": "flagstream-canary",
+            "type": "post",
+            "created_at": "2026-01-01T00:00:00Z",
+            "source": "flagstream",
+            "author": {"id": "flagstream"},
+            "text": "see you at the meeting tomorrow",
+        }
+        return [InMessage(self.settings.input_topic, 0, 0, orjson.dumps(body))]
+
     @classmethod
     def from_settings(cls, settings: Settings) -> Pipeline:
         """Load the model(s) and the policy; raises ModelError/PolicyError with the fix."""
@@ -80,6 +110,7 @@ class Pipeline:
 
     def process(self, messages: Sequence[InMessage]) -> BatchResult:
         decode = self._decoder.decode
+        limit = self.publish_limit
         outputs: list[OutMessage] = []
         reasons: list[str] = []
         good: list[tuple[InMessage, Event]] = []
@@ -87,10 +118,11 @@ class Pipeline:
         for msg in messages:
             result = decode(msg.value)
             if isinstance(result, Rejected):
-                outputs.append(
-                    dead_letter_message(self._dlq_topic, msg, result.reason, result.detail, now_iso)
+                out = dead_letter_message(
+                    self._dlq_topic, msg, result.reason, result.detail, now_iso, limit
                 )
-                reasons.append(result.reason)
+                outputs.append(out)
+                reasons.append(result.reason if out.value is msg.value else dlq_reason(out))
             else:
                 good.append((msg, result))
         n_labels = len(self.labels)
@@ -149,11 +181,19 @@ class Pipeline:
                         **timing_common,
                     },
                 }
-                outputs.append(
-                    flagged_message(
-                        self._flagged_topic, self._ce_source, msg, payload, processed_at
-                    )
+                out = flagged_message(
+                    self._flagged_topic, self._ce_source, msg, payload, processed_at
                 )
+                if out.size() > limit:  # only with max_event_bytes near the limit
+                    out = too_large_message(
+                        self._dlq_topic,
+                        msg,
+                        f"its flagged record would be {out.size()} bytes, over {limit}",
+                        processed_at,
+                        limit,
+                    )
+                    reasons.append(TOO_LARGE)
+                outputs.append(out)
         return BatchResult(
             outputs,
             reasons,
@@ -175,6 +215,11 @@ def record_batch(
 ) -> None:
     """Count a batch once its outputs are acknowledged. Per-batch numpy, no per-event Python where avoidable."""
     metrics.batch_size.observe(batch_size)
+    record_result(metrics, result, acked_at)
+
+
+def record_result(metrics: WorkerMetrics, result: BatchResult, acked_at: float) -> None:
+    """Count one processing result (a batch, or a part of a split one) once acknowledged."""
     for reason, count in Counter(result.dead_letter_reasons).items():
         metrics.dead_letter(reason, count)
     if result.decided == 0:

@@ -128,6 +128,71 @@ class Settings(BaseSettings):
         Path(".flagstream-data"), description="Faust's local state directory for this worker."
     )
 
+    # --- delivery, failures and recovery ---
+    max_event_depth: int = Field(
+        64,
+        ge=2,
+        le=200,
+        description="Events whose JSON nests deeper than this are dead-lettered as 'too_deep'.",
+    )
+    producer_max_request_bytes: int = Field(
+        1_000_000,
+        ge=262_144,
+        description=(
+            "The producer's max_request_size. A record larger than this (or than an output "
+            "topic's max.message.bytes, read at start-up) is never sent: its event is "
+            "dead-lettered as 'too_large' with a truncated value."
+        ),
+    )
+    broker_retry_timeout_s: float = Field(
+        60.0,
+        gt=0,
+        description=(
+            "How long the broker may fail to acknowledge a batch's outputs (retried with "
+            "backoff) before the worker exits with status 70, naming the cause."
+        ),
+    )
+    shutdown_timeout_s: float = Field(
+        8.0,
+        gt=0,
+        le=300,
+        description=(
+            "SIGTERM: the longest wait for the batch in hand and the final commit; past it the "
+            "worker exits anyway (uncommitted events are consumed again)."
+        ),
+    )
+    create_missing_topics: bool = Field(
+        True,
+        description=(
+            "Create the input, flagged and dead-letter topics at start-up when they are missing "
+            "(the broker's default partitions and replication). Off: a missing input topic "
+            "keeps /readyz at 503 until it exists, and is picked up within metadata_max_age_s."
+        ),
+    )
+    group_instance_id: str | None = Field(
+        None,
+        description=(
+            "Static group membership (KIP-345): a name unique and stable per worker (e.g. the "
+            "pod name). A worker restarted within session_timeout_s gets its partitions back "
+            "at once, without a rebalance."
+        ),
+    )
+    session_timeout_s: float = Field(
+        10.0,
+        ge=6,
+        le=300,
+        description=(
+            "How long the group waits for a silent worker (crashed, killed) before giving its "
+            "partitions to the others."
+        ),
+    )
+    metadata_max_age_s: float = Field(
+        5.0,
+        ge=1,
+        le=300,
+        description="How often the consumer refreshes metadata (new topics and partitions).",
+    )
+
     @classmethod
     def settings_customise_sources(
         cls,

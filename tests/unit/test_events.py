@@ -11,9 +11,12 @@ from streams.events import (
     INVALID_UTF8,
     OVERSIZED,
     SCHEMA,
+    TOMBSTONE,
+    TOO_DEEP,
     Decoder,
     Event,
     Rejected,
+    json_depth,
     load_schema,
 )
 
@@ -27,6 +30,13 @@ VALID = {
     "lang": "en",
     "extra": {"kept": True},
 }
+
+
+def _nested(levels: int) -> object:
+    value: object = "x"
+    for _ in range(levels):
+        value = [value]
+    return value
 
 
 def encode(**changes: object) -> bytes:
@@ -60,7 +70,9 @@ def test_valid_event_keeps_every_field(decoder: Decoder) -> None:
         (encode().replace(b"hello", b"hel\xc3(lo"), INVALID_UTF8, "not UTF-8"),
         (b'{"event_id": "e1",', INVALID_JSON, "not JSON"),
         (b"", INVALID_JSON, "not JSON"),
-        (None, INVALID_JSON, "tombstone"),
+        (None, TOMBSTONE, "tombstone"),
+        (encode(extra=_nested(65)), TOO_DEEP, "nested 66 levels"),
+        (b'{"a":' * 300 + b"1" + b"}" * 300, TOO_DEEP, "over the limit of 64"),
         (b"[1, 2]", SCHEMA, "JSON object"),
         (b'"text"', SCHEMA, "JSON object"),
         (encode(created_at=...), SCHEMA, "created_at"),
@@ -100,3 +112,13 @@ def test_decoder_agrees_with_the_reference_validator() -> None:
     for raw in cases:
         reference_ok = validator.is_valid(orjson.loads(raw))
         assert isinstance(decoder.decode(raw), Event) == reference_ok, raw
+
+
+def test_nesting_up_to_the_limit_is_accepted_and_bracket_text_costs_no_walk(
+    decoder: Decoder,
+) -> None:
+    assert isinstance(decoder.decode(encode(extra=_nested(63))), Event)  # 64 with the object
+    assert isinstance(decoder.decode(encode(text="[" * 500 + "{" * 500)), Event)  # flat
+    assert json_depth({"a": [{"b": []}], "c": 1}) == 4
+    assert json_depth("scalar") == 0
+    assert json_depth(_nested(100_000)) == 100_000  # iterative: no recursion limit

@@ -9,7 +9,7 @@ import urllib.request
 
 from prometheus_client import CollectorRegistry, Counter
 
-from streams.health import Heartbeat, serve
+from streams.health import Heartbeat, Readiness, health_app, serve
 
 
 def test_health_endpoints_follow_the_event_loop() -> None:
@@ -41,3 +41,28 @@ def test_health_endpoints_follow_the_event_loop() -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_readyz_names_every_reason_the_worker_is_not_ready() -> None:
+    readiness = Readiness()
+    heartbeat = Heartbeat(stale_after_s=60, readiness=readiness)
+    app = health_app(CollectorRegistry(), heartbeat)
+    seen: list[str] = []
+
+    def get(path: str) -> tuple[str, bytes]:
+        body = b"".join(app({"PATH_INFO": path}, lambda status, headers: seen.append(status)))
+        return seen[-1], body
+
+    heartbeat.beat()
+    assert get("/readyz")[0].startswith("200")
+    readiness.not_ready("broker", "no broker answered for 4 s")
+    readiness.not_ready("input_topic", "topic 'events' does not exist")
+    status, body = get("/readyz")
+    assert status.startswith("503")
+    assert b"broker: no broker answered" in body
+    assert b"input_topic: topic 'events'" in body
+    assert get("/healthz")[0].startswith("200")  # alive: the supervisor must not restart it
+    readiness.clear("broker")
+    readiness.clear("input_topic")
+    readiness.clear("never set")
+    assert get("/readyz")[0].startswith("200")
