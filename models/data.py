@@ -22,6 +22,14 @@ These two rules are enforced on every row (:func:`resolve`) and again when dupli
 texts are merged: first positive wins over negative and known over unknown per label, then
 scam 1 forces spam 0 and hate 1 forces toxic unknown.
 
+Per-set decisions worth knowing (details at each loader): sets that say "toxic" without
+separating hate (ParaDetox, Toxic Spans) give toxic 1 / hate unknown; identity templates'
+``toxic`` rows are hate, except the ``you_occupation`` template ("You are a fucked secretary"),
+whose insults name no protected characteristic: toxic 1 / hate 0; EDOS "not sexist" and
+Stormfront ``noHate`` are hate 0 with toxic unknown; K-MHaS politics (2) and profanity (3) are
+toxic, a hate id wins; TeleAntiFraud caller turns are scam, the callee's replies are left out,
+and turns under six characters are dropped.
+
 Domains (``Example.domain``), so that calibration can tell kinds of negatives apart:
 
 * ``labelled``   - a row of a harm-labelled set (the default);
@@ -29,8 +37,9 @@ Domains (``Example.domain``), so that calibration can tell kinds of negatives ap
   ``nontoxic`` identity templates, HatemojiBuild contrast cases, TeleAntiFraud normal
   (service) calls;
 * ``borderline`` - negative for some labels but not clean: Toxic Spans posts most annotators
-  called "not toxic" (Civil Comments had pre-selected them as likely toxic) and Stormfront
-  ``noHate`` sentences. They never count as :attr:`Example.benign`;
+  called "not toxic" (Civil Comments had pre-selected them as likely toxic; toxic 0) and
+  Stormfront ``noHate`` sentences. They never count as :attr:`Example.benign`, so a
+  false-positive rate on benign text does not punish flagging them;
 * ``general``    - everyday text with no harm labels (CDial-GPT, KdConv, CMRC 2018, UD
   sentences, Tatoeba, Broad Twitter Corpus), all four labels 0: :attr:`Example.general_benign`.
 
@@ -210,9 +219,12 @@ _MENTION = re.compile(r"@\w+")
 _NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
 
 
-def normalise(text: str) -> str:
-    """The deduplication key: NFKC, lower case, URLs/mentions/punctuation/spacing removed."""
-    text = unicodedata.normalize("NFKC", text).lower()
+def _fold(text: str) -> str:
+    """NFKC then lower case: the first step of both keys (ASCII is already NFKC)."""
+    return text.lower() if text.isascii() else unicodedata.normalize("NFKC", text).lower()
+
+
+def _normalise_folded(text: str) -> str:
     # the guards skip regex passes that cannot match (most texts): same result, faster
     if "http" in text or "www." in text:
         text = _URL.sub(" ", text)
@@ -221,6 +233,11 @@ def normalise(text: str) -> str:
     if "<u" in text:
         text = text.replace("<user>", " ").replace("<url>", " ")
     return _NON_WORD.sub(" ", text).strip()
+
+
+def normalise(text: str) -> str:
+    """The deduplication key: NFKC, lower case, URLs/mentions/punctuation/spacing removed."""
+    return _normalise_folded(_fold(text))
 
 
 # HELDOUT_OVERLAP.txt's own normalisation, copied from its header. It is not ours: it keeps
@@ -252,9 +269,7 @@ class _HeldoutTable(dict[int, str | None]):
 _H_TABLE = _HeldoutTable()
 
 
-def heldout_key(text: str) -> str:
-    """``normalise()`` of the header of HELDOUT_OVERLAP.txt, character for character."""
-    t = unicodedata.normalize("NFKC", text).lower()
+def _heldout_folded(t: str) -> str:
     # each guard skips a pass that cannot change t (every pattern needs that substring)
     if "http" in t or "www." in t:
         t = _H_URL.sub(" ", t)
@@ -267,9 +282,18 @@ def heldout_key(text: str) -> str:
     return t if t.isascii() or " " not in t else _H_CJK_SPACE.sub("", t)
 
 
+def heldout_key(text: str) -> str:
+    """``normalise()`` of the header of HELDOUT_OVERLAP.txt, character for character."""
+    return _heldout_folded(_fold(text))
+
+
+def _sha1(key: str) -> str:
+    return hashlib.sha1(key.encode("utf-8")).hexdigest()
+
+
 def heldout_hash(text: str) -> str:
     """The sha1 HELDOUT_OVERLAP.txt lists for a text."""
-    return hashlib.sha1(heldout_key(text).encode("utf-8")).hexdigest()
+    return _sha1(heldout_key(text))
 
 
 def load_heldout(root: Path) -> frozenset[str]:
@@ -773,14 +797,19 @@ LOADERS = {
 }
 
 
-def drop_heldout(
-    examples: Iterable[Example], heldout: frozenset[str], dropped: dict[str, int] | None = None
-) -> list[Example]:
-    """``examples`` without the texts HELDOUT_OVERLAP.txt lists; counts drops per set."""
+def _keys(
+    examples: Iterable[Example], heldout: frozenset[str], dropped: dict[str, int] | None
+) -> tuple[list[Example], list[str]]:
+    """The examples HELDOUT_OVERLAP.txt does not list, with their :func:`normalise` keys.
+
+    One pass, one NFKC per text: both keys start from the same folded string.
+    """
     out: list[Example] = []
+    keys: list[str] = []
     upstream_hit: dict[str, bool] = {}  # a CMRC paragraph is checked once, not per sentence
     for e in examples:
-        hit = heldout_hash(e.text) in heldout
+        folded = _fold(e.text)
+        hit = _sha1(_heldout_folded(folded)) in heldout
         if not hit and e.upstream is not None:
             if e.upstream not in upstream_hit:
                 upstream_hit[e.upstream] = heldout_hash(e.upstream) in heldout
@@ -790,7 +819,15 @@ def drop_heldout(
                 dropped[e.dataset] = dropped.get(e.dataset, 0) + 1
             continue
         out.append(e)
-    return out
+        keys.append(_normalise_folded(folded))
+    return out, keys
+
+
+def drop_heldout(
+    examples: Iterable[Example], heldout: frozenset[str], dropped: dict[str, int] | None = None
+) -> list[Example]:
+    """``examples`` without the texts HELDOUT_OVERLAP.txt lists; counts drops per set."""
+    return _keys(examples, heldout, dropped)[0]
 
 
 def load_raw(
@@ -847,11 +884,11 @@ def build_corpus(
         else tuple(n for n, d in DATASETS.items() if d.ships)
     )
     dropped_heldout: dict[str, int] = {}
-    if raw is None:
-        examples = load_raw(root, dropped=dropped_heldout)
-    else:
-        examples = drop_heldout(raw, load_heldout(root), dropped_heldout)
-    keys = [normalise(e.text) for e in examples]
+    examples, keys = _keys(
+        raw if raw is not None else load_raw(root, heldout=False),
+        load_heldout(root),
+        dropped_heldout,
+    )
     held_out_keys: set[str] = {k for e, k in zip(examples, keys, strict=True) if e.split != "train"}
     merged: dict[str, Example] = {}
     dropped = 0
