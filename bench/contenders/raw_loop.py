@@ -1,9 +1,10 @@
 """The minimal aiokafka loop behind raw-classify and raw-transport.
 
-``getmany`` a batch → the work function in a thread (the event loop keeps fetching) → ``send``
-every output → once the broker acknowledged them, commit the batch's offsets. One batch's
-acknowledgement overlaps the next batch's work; commits stay in order, so it is at-least-once like
-the worker. Same producer settings as the worker's Faust app (acks=all, linger 1 ms).
+``getmany`` a batch → the worker's own batch runner (``streams.runner``): the work function in a
+thread while the event loop keeps fetching, ``send`` every output, ack in order once the broker
+acknowledged them → commit the acked offsets. One batch's acknowledgement overlaps the next
+batch's work, so it is at-least-once exactly like the worker, with aiokafka in place of Faust.
+Same producer settings as the worker's Faust app (acks=all, linger 1 ms).
 """
 
 from __future__ import annotations
@@ -11,30 +12,53 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import MessageSizeTooLargeError, RecordTooLargeError
 
 from bench.contenders.common import arm_deadline
-from streams.publish import InMessage, OutMessage
+from streams.publish import DeadLetters, InMessage, OutMessage
+from streams.runner import BatchRunner, RetryPolicy
 from streams.settings import Settings
 
 Work = Callable[[Sequence[InMessage]], list[OutMessage]]
 
 
-async def _ack_then_commit(
-    previous: asyncio.Future[Any] | None,
-    futures: list[asyncio.Future[Any]],
-    consumer: AIOKafkaConsumer,
-    offsets: dict[TopicPartition, int],
-) -> None:
-    if previous is not None:
-        await previous
-    if futures:
-        await asyncio.gather(*futures)
-    await consumer.commit(offsets)
+@dataclass(frozen=True, slots=True)
+class _Outputs:
+    outputs: list[OutMessage]
+
+
+class AiokafkaTransport:
+    """The batch runner's transport on plain aiokafka: acked offsets are committed by ``commit``."""
+
+    def __init__(self, consumer: AIOKafkaConsumer, producer: AIOKafkaProducer) -> None:
+        self._consumer = consumer
+        self._producer = producer
+        self._acked: dict[TopicPartition, int] = {}
+
+    async def send(self, out: OutMessage) -> Awaitable[Any]:
+        return await self._producer.send(out.topic, out.value, key=out.key, headers=out.headers)
+
+    def ack(self, messages: Sequence[InMessage]) -> None:
+        for msg in messages:  # offsets rise within a partition: the last one wins
+            self._acked[TopicPartition(msg.topic, msg.partition)] = msg.offset + 1
+
+    def too_large(self, exc: BaseException) -> bool:
+        return isinstance(exc, MessageSizeTooLargeError | RecordTooLargeError)
+
+    async def commit(self) -> None:
+        """Commit what was acked, for the partitions still assigned."""
+        if not self._acked:
+            return
+        assigned = self._consumer.assignment()
+        offsets = {tp: off for tp, off in self._acked.items() if tp in assigned}
+        self._acked = {}
+        if offsets:
+            await self._consumer.commit(offsets)
 
 
 async def run(s: Settings, work: Work) -> None:
@@ -47,45 +71,51 @@ async def run(s: Settings, work: Work) -> None:
         auto_offset_reset=s.auto_offset_reset,
         max_partition_fetch_bytes=1_048_576,
     )
-    producer = AIOKafkaProducer(bootstrap_servers=s.bootstrap, acks="all", linger_ms=1)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=s.bootstrap,
+        acks="all",
+        linger_ms=1,
+        max_request_size=s.producer_max_request_bytes,
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    executor = ThreadPoolExecutor(1, thread_name_prefix="bench-work")
     await producer.start()
     await consumer.start()
-    pending: asyncio.Task[None] | None = None
+    transport = AiokafkaTransport(consumer, producer)
+    runner: BatchRunner[_Outputs] = BatchRunner(
+        transport,
+        lambda messages: _Outputs(work(messages)),
+        DeadLetters(s.dlq_topic, s.producer_max_request_bytes),
+        retry=RetryPolicy(timeout_s=s.broker_retry_timeout_s),
+    )
     # getmany returns as soon as records are there (natural batching, like the worker's default);
     # the timeout only bounds an idle wait
     idle_ms = max(int(s.batch_within_s * 1000), 100)
     try:
         while not stop.is_set():
             batches = await consumer.getmany(timeout_ms=idle_ms, max_records=s.batch_max)
-            if not batches:
+            if not batches:  # idle: the last batch must not wait for a next one to be committed
+                await runner.flush()
+                await transport.commit()
                 continue
-            messages: list[InMessage] = []
-            offsets: dict[TopicPartition, int] = {}
-            for tp, records in batches.items():
-                messages.extend(
-                    InMessage(r.topic, r.partition, r.offset, r.value, r.key, tuple(r.headers))
-                    for r in records
-                )
-                offsets[tp] = records[-1].offset + 1
-            outputs = await loop.run_in_executor(executor, work, messages)
-            send = producer.send
-            futures = [await send(o.topic, o.value, key=o.key, headers=o.headers) for o in outputs]
-            pending = asyncio.ensure_future(_ack_then_commit(pending, futures, consumer, offsets))
-        if pending is not None:
-            await asyncio.wait_for(pending, 30)
+            messages = [
+                InMessage(r.topic, r.partition, r.offset, r.value, r.key, tuple(r.headers))
+                for records in batches.values()
+                for r in records
+            ]
+            await runner.handle(messages)  # returns once the previous batch is acked
+            await transport.commit()
+        await asyncio.wait_for(runner.flush(), 30)
+        await transport.commit()
     finally:
-        if pending is not None and not pending.done():
-            pending.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await pending
+        runner.stop()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await runner.flush()
         await consumer.stop()
         await producer.stop()
-        executor.shutdown(wait=True)
+        runner.close()
 
 
 def main(s: Settings, work: Work) -> None:
