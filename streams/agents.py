@@ -48,7 +48,7 @@ from streams.runner import (
     RetryPolicy,
 )
 from streams.settings import Settings
-from streams.startup import check_cluster
+from streams.startup import ClusterCheck, check_cluster
 
 log = logging.getLogger(__name__)
 
@@ -376,6 +376,7 @@ async def _watch_cluster(app: FlagstreamApp, settings: Settings, handler: BatchH
     loop = asyncio.get_running_loop()
     deadline = loop.time() + settings.broker_retry_timeout_s
     backoff = 0.5
+    checked: ClusterCheck | None = None
     while True:
         try:
             checked = await loop.run_in_executor(None, check_cluster, settings)
@@ -389,9 +390,19 @@ async def _watch_cluster(app: FlagstreamApp, settings: Settings, handler: BatchH
             backoff = min(backoff * 2, 5.0)
         except FlagstreamError as exc:  # a configuration the cluster cannot serve: the fix
             handler._fail(exc)
-    handler.set_publish_limit(checked.publish_limit)
-    for line in checked.notes:
-        log.warning("%s", line)
+        except Exception as exc:  # an answer we cannot read: run on the producer's limit
+            log.warning(
+                "start-up check of the cluster failed (%r); publishing records up to "
+                "producer_max_request_bytes=%d",
+                exc,
+                settings.producer_max_request_bytes,
+            )
+            checked = None
+            break
+    if checked is not None:
+        handler.set_publish_limit(checked.publish_limit)
+        for line in checked.notes:
+            log.warning("%s", line)
     readiness.clear("startup")
     while True:
         await _probe(app, settings, readiness)

@@ -21,8 +21,11 @@ class RepeatFilter(logging.Filter):
         super().__init__()
         self.interval_s = interval_s
         self._seen: dict[tuple[str, int, str], tuple[float, int]] = {}
+        self._passed: logging.LogRecord | None = None
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if record is self._passed:  # the same record at the root's next handler
+            return True
         template = record.msg if isinstance(record.msg, str) else repr(type(record.msg))
         if not record.args:  # pre-formatted: numbers (offsets, ids, sizes) would defeat the key
             template = _DIGITS.sub("#", template)
@@ -35,10 +38,10 @@ class RepeatFilter(logging.Filter):
         if len(self._seen) >= _MAX_KEYS:
             self._seen.clear()
         self._seen[key] = (now, 0)
-        if dropped:
-            note = f" [{dropped} more like this in the last {now - last:.0f} s not logged]"
-            record.msg = f"{record.getMessage()}{note}"
-            record.args = None
+        if dropped and isinstance(record.msg, str):
+            # appended to the template, args untouched (the note holds no '%')
+            record.msg += f" [{dropped} more like this in the last {now - last:.0f} s not logged]"
+        self._passed = record
         return True
 
 
