@@ -1,4 +1,5 @@
-"""The worker's readiness probe: broker unreachable or input topic missing → /readyz 503."""
+"""The Faust side of the worker: the readiness probe (broker unreachable, input topic missing),
+the transport's reading of producer errors, offsets grouped by partition."""
 
 from __future__ import annotations
 
@@ -6,9 +7,12 @@ import asyncio
 from typing import Any
 
 import pytest
+from aiokafka.errors import KafkaTimeoutError, MessageSizeTooLargeError, RecordTooLargeError
+from faust.exceptions import ProducerSendError
 
 from streams import agents
 from streams.health import Readiness
+from streams.publish import InMessage
 from streams.settings import Settings
 
 
@@ -49,3 +53,31 @@ def test_probe_names_what_is_missing(
     assert set(readiness.reasons()) == reasons
     if "input_topic" in reasons:
         assert "FLAGSTREAM_CREATE_MISSING_TOPICS" in readiness.reasons()["input_topic"]
+
+
+def _raised_from(outer: type[Exception], inner: BaseException) -> BaseException:
+    try:
+        try:
+            raise inner
+        except BaseException as exc:
+            raise outer("wrapped") from exc
+    except BaseException as wrapped:
+        return wrapped
+
+
+def test_the_faust_transport_tells_size_refusals_from_broker_failures() -> None:
+    app: Any = object()
+    transport = agents.FaustTransport(app)
+    assert transport.too_large(_raised_from(ProducerSendError, MessageSizeTooLargeError()))
+    assert transport.too_large(RecordTooLargeError())
+    assert not transport.too_large(_raised_from(ProducerSendError, KafkaTimeoutError()))
+    assert not transport.too_large(ValueError("x"))
+
+
+def test_offsets_are_grouped_by_partition_in_order() -> None:
+    messages = [InMessage("t", p, o, b"") for p, o in ((0, 1), (0, 2), (1, 7), (0, 3))]
+    grouped = agents.offsets_by_partition(messages)
+    assert {(tp.topic, tp.partition): offs for tp, offs in grouped.items()} == {
+        ("t", 0): [1, 2, 3],
+        ("t", 1): [7],
+    }
