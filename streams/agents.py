@@ -148,7 +148,7 @@ class BatchHandler:
     def set_publish_limit(self, limit: int) -> None:
         """The largest record the producer and the output topics take (read at start-up)."""
         self.pipeline.publish_limit = limit
-        self.runner._dead_letters = self.pipeline.dead_letters()
+        self.runner.dead_letters = self.pipeline.dead_letters()
 
     async def handle(
         self, messages: Sequence[InMessage], on_acked: Callable[[], None] | None = None

@@ -10,9 +10,9 @@ What can go wrong, and what happens:
 - **An event breaks processing** (an exception in classification, policy or serialisation): the
   batch is split in halves until the failing events stand alone; each is dead-lettered as
   ``processing_error`` with the exception's class in a header, the rest of the batch is
-  published as usual, the partition moves on. One known-good *canary* batch is processed first:
-  if it fails too, the fault is not the events' (a broken model, say), and the runner raises
-  :class:`ProcessingBrokenError` instead of dead-lettering everything.
+  published as usual, the partition moves on. Before splitting, a known-good *canary* event is
+  processed: if it fails too, the fault is not the events' (a broken model, say), and the runner
+  raises :class:`ProcessingBrokenError` instead of dead-lettering everything.
 - **A record is too large** for the producer or the topic: its event is dead-lettered as
   ``too_large`` with a truncated value that fits.
 - **The broker does not acknowledge** (unreachable, leader moves, timeouts): the record is sent
@@ -232,6 +232,14 @@ class BatchRunner(Generic[R]):
         if self._pending is not None and not self._pending.done():
             self._pending.cancel()
 
+    @property
+    def dead_letters(self) -> DeadLetterer:
+        return self._dead_letters
+
+    @dead_letters.setter
+    def dead_letters(self, value: DeadLetterer) -> None:
+        self._dead_letters = value
+
     def close(self) -> None:
         if self._own_executor:
             self._executor.shutdown(wait=True)
@@ -240,22 +248,37 @@ class BatchRunner(Generic[R]):
 
     def _process_isolated(self, messages: Sequence[InMessage]) -> _Processed[R]:
         processed: _Processed[R] = _Processed([], [], [])
-        self._bisect(list(messages), processed)
-        if processed.failures and self._canary:
-            try:
-                self._process(self._canary)
-            except Exception as exc:
-                raise ProcessingBrokenError(
-                    f"processing fails on a known-good event too ({type(exc).__name__}: {exc}): "
-                    "the model or policy is broken, not the input"
-                ) from exc
+        try:
+            result = self._process(messages)
+        except Exception as exc:
+            self._check_canary(exc)  # before splitting: a broken pipeline fails at once
+            self._bisect(list(messages), processed, known_failing=True)
+        else:
+            processed.parts.append(result)
+            processed.outputs.extend(result.outputs)
         return processed
 
-    def _bisect(self, messages: list[InMessage], into: _Processed[R]) -> None:
+    def _check_canary(self, exc: Exception) -> None:
+        if not self._canary:
+            return
+        try:
+            self._process(self._canary)
+        except Exception as canary_exc:
+            raise ProcessingBrokenError(
+                f"processing fails on a known-good event too ({type(canary_exc).__name__}: "
+                f"{canary_exc}; the batch failed with {type(exc).__name__}: {exc}): the model "
+                "or policy is broken, not the input"
+            ) from canary_exc
+
+    def _bisect(
+        self, messages: list[InMessage], into: _Processed[R], known_failing: bool = False
+    ) -> None:
         # recursion depth is log2(batch size): a batch of 10,000 splits 14 times
         if not messages:
             return
         try:
+            if known_failing and len(messages) > 1:
+                raise _AlreadyFailedError
             result = self._process(messages)
         except Exception as exc:
             if len(messages) == 1:
@@ -381,6 +404,10 @@ class BatchRunner(Generic[R]):
         except TimeoutError:
             return
         raise asyncio.CancelledError  # stopping: give up on this batch
+
+
+class _AlreadyFailedError(Exception):
+    """The batch failed as a whole already: split it without processing it again."""
 
 
 def _retrieve(future: asyncio.Future[Any]) -> None:
