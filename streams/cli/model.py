@@ -93,48 +93,90 @@ def export(out: Path | None) -> None:
     help="Fast model (default: the shipped models/fast/flagstream-fast.onnx).",
 )
 @click.option(
+    "--encoder-path",
     "--accurate-path",
+    "encoder_path",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Accurate model for the cascade (default: the built one, if present).",
+    help="Encoder tier for the cascade (default: models/encoder/flagstream-encoder.onnx, if "
+    "present; e.g. models/build/enc-smoke.onnx while developing).",
 )
-@click.option("--card", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option("--no-encoder", is_flag=True, help="Evaluate the fast tier alone.")
+@click.option(
+    "--card",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where to write the model card (default: models/CARD.md; models/build/CARD.quick.md "
+    "for a capped run).",
+)
+@click.option(
+    "--max-per-set",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Evaluate at most this many rows per set and split (development runs; the card says so).",
+)
+@click.option(
+    "--quick",
+    is_flag=True,
+    help="A development run: --max-per-set 100, encoder alone on 50 dev rows per set, short "
+    "timing runs; writes models/build/CARD.quick.md.",
+)
+@click.option(
+    "--encoder-dev-cap",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Dev rows per set scored by the encoder alone (default 500; 0 skips it).",
+)
+@click.option(
+    "--cascade-band",
+    type=(float, float),
+    default=None,
+    help="Cascade band LOW HIGH (default: the worker's defaults, streams.settings).",
+)
 @click.option("--no-baseline", is_flag=True, help="Skip alt-profanity-check.")
 @click.option("--no-latency", is_flag=True, help="Skip the timing runs.")
+@click.option("--no-golden", is_flag=True, help="Skip the golden sets.")
 def evaluate(
     data_dir: Path,
     model_path: Path | None,
-    accurate_path: Path | None,
+    encoder_path: Path | None,
+    no_encoder: bool,
     card: Path | None,
+    max_per_set: int | None,
+    quick: bool,
+    encoder_dev_cap: int | None,
+    cascade_band: tuple[float, float] | None,
     no_baseline: bool,
     no_latency: bool,
+    no_golden: bool,
 ) -> None:
     """Measure the models on every dev/test split; print the targets and write models/CARD.md."""
-    from models.report import run_evaluation  # noqa: PLC0415 - training deps load only when run
+    from models.card import status  # noqa: PLC0415 - training deps load only when run
+    from models.report import QUICK_CAP, run_evaluation  # noqa: PLC0415
 
+    if quick:
+        max_per_set = max_per_set or QUICK_CAP
+        encoder_dev_cap = 50 if encoder_dev_cap is None else encoder_dev_cap
     report, card_path = run_evaluation(
         data_dir,
         model_path,
-        accurate_path,
+        encoder_path,
         card,
         baseline=not no_baseline,
         latency=not no_latency,
+        golden=not no_golden,
+        use_encoder=not no_encoder,
+        max_per_set=max_per_set,
+        encoder_dev_cap=encoder_dev_cap,
+        cascade_band=cascade_band,
+        log=click.echo,
     )
     for t in report.targets:
-        status = "met" if t["met"] else f"MISSED by {t['goal'] - t['value']:.3f}"
+        value = "-" if t["value"] is None else f"{t['value']:.4g}"
         click.echo(
-            f"{t['system']:8} {t['target']:32} {t['metric']:40} {t['value']:.3f} "
-            f"(goal {t['goal']:.2f}) {status}"
+            f"{t['system']:8} {t['target']:40} {value:>9} (goal {t['op']} {t['goal']:g}) "
+            f"{status(t)}"
         )
-    for r in report.benign_fpr:
-        if r["group"] == "all benign test texts":
-            click.echo(
-                f"{r['system']:8} false-positive rate on {r['n']} benign texts: "
-                f"{r['fpr']:.3f} (goal 0.02)"
-            )
-    for r in report.latency:
-        click.echo(
-            f"latency {r['system']}: {r['median_us']:.1f} µs/event (median), "
-            f"{r['best_us']:.1f} (best), batch {r['batch']}"
-        )
-    click.echo(f"wrote {card_path}")
+    for w in report.warnings:
+        click.echo(f"note: {w}")
+    click.echo(f"wrote {card_path} ({report.run['seconds'] / 60:.1f} min)")
