@@ -1,15 +1,19 @@
-"""Per-label thresholds chosen on the dev splits for a stated precision target and FPR bound.
+"""Operating points per label: a review threshold and a stricter block threshold, chosen on dev.
 
-For each label the threshold is the lowest one that meets both rules on the dev splits:
+What a trust-and-safety team asks of a default is that the review queue is not drowned in
+ordinary posts, in any language. So the rules are stated on everyday text, per language:
 
-* its precision reaches the label's target, with every dev set weighted equally (pooled counts
-  would let the largest set, and its own base rate - Davidson is 80% offensive - decide);
-* at most ``max_benign_fpr[label]`` of benign dev texts (no positive label, annotated not
-  offensive) score at or above it, averaged over the dev sets that have benign texts (again
-  so that no one set's hard negatives decide).
+* **review**: the lowest threshold at which (a) at most ``REVIEW_FPR[label]`` of the
+  general-domain benign dev texts of *each* language with enough of them score at or above it,
+  and (b) precision on the harm-labelled dev sets (every set weighted equally, so that no one
+  set's base rate decides) reaches ``PRECISION_TARGETS[label]``. The per-label budgets sum to
+  1%, so at most 1% of a language's everyday text is flagged by any label.
+* **block**: the lowest threshold at or above review with at most ``BLOCK_FPR[label]`` per
+  language (budgets summing to 0.2%) and precision ``BLOCK_PRECISION``.
 
-When no threshold reaches the precision target, the F1-best one at or above the FPR floor is
-used and the shortfall is reported.
+When no threshold reaches a precision target, the F1-best threshold that keeps the FPR bound is
+used and the shortfall is reported (:attr:`OperatingPoint.reached`). A language with fewer than
+``MIN_LANGUAGE_TEXTS`` benign dev texts is measured but does not constrain the choice.
 """
 
 from __future__ import annotations
@@ -19,15 +23,16 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-# Stated precision targets: the errors we ask a human to review must mostly be real.
-PRECISION_TARGETS: dict[str, float] = {"spam": 0.95, "scam": 0.90, "toxic": 0.85, "hate": 0.70}
-# Upper bound per label on the share of benign dev texts flagged (mean over the dev sets that
-# have benign texts). Rule used to choose them on the dev splits: the tightest bound that costs
-# at most 0.01 of mean dev F1 against the precision-only threshold. For toxic the precision
-# target alone flags ~10% of benign dev texts, mostly the toxicity sets' hard negatives
-# (HateXplain "normal" posts: 30%); a 7% bound cost 0.03 of F1 and 5% would cost 0.09.
-MAX_BENIGN_FPR: dict[str, float] = {"spam": 0.005, "scam": 0.005, "toxic": 0.095, "hate": 0.015}
-GRID = np.round(np.arange(0.05, 0.96, 0.01), 2)
+# The errors we ask a human to review must mostly be real.
+PRECISION_TARGETS: dict[str, float] = {"spam": 0.90, "scam": 0.90, "toxic": 0.80, "hate": 0.70}
+BLOCK_PRECISION = 0.95
+# Share of each language's everyday (general-domain) benign text a label may flag.
+REVIEW_FPR: dict[str, float] = {"spam": 0.0025, "scam": 0.0025, "toxic": 0.003, "hate": 0.002}
+BLOCK_FPR: dict[str, float] = {"spam": 0.0005, "scam": 0.0005, "toxic": 0.0005, "hate": 0.0005}
+MIN_LANGUAGE_TEXTS = 500
+GRID = np.unique(
+    np.round(np.concatenate([np.arange(0.02, 0.95, 0.01), np.arange(0.95, 0.9995, 0.001)]), 3)
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,70 +43,113 @@ class Threshold:
     recall: float
     target: float
     reached: bool
-    benign_fpr: float = float("nan")  # equal-weighted dev benign FPR at the threshold
+    benign_fpr: float = float("nan")  # the worst constraining language's FPR at the threshold
 
 
-def benign_fpr_curve(
-    scores: npt.NDArray[np.float32],
-    benign: npt.NDArray[np.bool_],
-    groups: npt.NDArray[np.str_] | None,
-) -> npt.NDArray[np.float64]:
-    """Share of benign texts at or above each threshold of :data:`GRID`, mean over groups."""
-    if not benign.any():
-        return np.zeros(len(GRID))
-    g = groups[benign] if groups is not None else np.zeros(int(benign.sum()), dtype=str)
-    s = scores[benign]
-    curves = [(s[g == group][:, None] >= GRID[None, :]).mean(axis=0) for group in np.unique(g)]
-    return np.asarray(np.mean(curves, axis=0), dtype=np.float64)
+@dataclass(frozen=True, slots=True)
+class OperatingPoint:
+    """One label's review and block thresholds and what they achieve on dev."""
+
+    label: str
+    review: Threshold
+    block: Threshold
 
 
-def calibrate(
+def language_fpr(
+    scores: npt.NDArray[np.float32], langs: npt.NDArray[np.str_]
+) -> dict[str, npt.NDArray[np.float64]]:
+    """Per language, the share of (benign) ``scores`` at or above each :data:`GRID` value."""
+    return {
+        str(lang): (scores[langs == lang][:, None] >= GRID[None, :]).mean(axis=0)
+        for lang in np.unique(langs)
+    }
+
+
+def _weights(groups: npt.NDArray[np.str_]) -> npt.NDArray[np.float64]:
+    w = np.ones(len(groups))
+    for group in np.unique(groups):
+        w[groups == group] = 1.0 / float((groups == group).sum())
+    return w
+
+
+def _choose(
+    name: str,
+    s: npt.NDArray[np.float32],
+    y: npt.NDArray[np.bool_],
+    w: npt.NDArray[np.float64],
+    worst_fpr: npt.NDArray[np.float64],
+    bound: float,
+    target: float,
+    floor: float,
+) -> Threshold:
+    allowed = (worst_fpr <= bound) & (floor <= GRID)
+    if not allowed.any():
+        last = len(GRID) - 1
+        return Threshold(name, float(GRID[last]), 0.0, 0.0, target, False, float(worst_fpr[last]))
+    f1_best: tuple[float, int, float, float] = (-1.0, int(np.flatnonzero(allowed)[0]), 0.0, 0.0)
+    for k in (int(i) for i in np.flatnonzero(allowed)):
+        pred = s >= GRID[k]
+        tp = float(w[pred & y].sum())
+        precision = tp / max(float(w[pred].sum()), 1e-12)
+        recall = tp / max(float(w[y].sum()), 1e-12)
+        if precision >= target and tp > 0:
+            return Threshold(
+                name, float(GRID[k]), precision, recall, target, True, float(worst_fpr[k])
+            )
+        f1 = 2 * precision * recall / max(precision + recall, 1e-9)
+        if f1 > f1_best[0]:
+            f1_best = (f1, k, precision, recall)
+    _, k, p, r = f1_best
+    return Threshold(name, float(GRID[k]), p, r, target, False, float(worst_fpr[k]))
+
+
+def operating_points(
     scores: npt.NDArray[np.float32],
     labels: npt.NDArray[np.int8],
     names: tuple[str, ...],
-    benign: npt.NDArray[np.bool_],
-    groups: npt.NDArray[np.str_] | None = None,
+    groups: npt.NDArray[np.str_],
+    general: npt.NDArray[np.bool_],
+    langs: npt.NDArray[np.str_],
+    *,
+    review_fpr: dict[str, float] | None = None,
+    block_fpr: dict[str, float] | None = None,
     targets: dict[str, float] | None = None,
-    max_benign_fpr: dict[str, float] | None = None,
-) -> list[Threshold]:
-    """Thresholds for every label column; ``labels`` holds 1, 0 or -1 (unknown)."""
+    block_precision: float = BLOCK_PRECISION,
+    min_language_texts: int = MIN_LANGUAGE_TEXTS,
+) -> list[OperatingPoint]:
+    """Review and block thresholds per label column (``labels``: 1, 0 or -1 unknown).
+
+    ``general`` marks the general-domain benign dev rows (the FPR population, per ``langs``);
+    precision is measured on the other rows, equal-weighted by ``groups`` (the dev set).
+    """
+    review_fpr = review_fpr or REVIEW_FPR
+    block_fpr = block_fpr or BLOCK_FPR
     targets = targets or PRECISION_TARGETS
+    g_langs = langs[general]
+    counted = [
+        str(lang) for lang in np.unique(g_langs) if (g_langs == lang).sum() >= min_language_texts
+    ]
     out = []
     for j, name in enumerate(names):
-        known = labels[:, j] >= 0
+        curves = language_fpr(scores[general, j], g_langs)
+        worst = (
+            np.max([curves[lang] for lang in counted], axis=0) if counted else np.zeros(len(GRID))
+        )
+        known = (labels[:, j] >= 0) & ~general
         y = labels[known, j] == 1
         s = scores[known, j]
-        w = np.ones(len(y))
-        if groups is not None:
-            g = groups[known]
-            for group in np.unique(g):
-                w[g == group] = 1.0 / float((g == group).sum())
-        fpr = benign_fpr_curve(scores[:, j], benign, groups)
-        bound = (max_benign_fpr or {}).get(name)
-        allowed = fpr <= bound if bound is not None else np.ones(len(GRID), dtype=bool)
-        if not allowed.any():
-            raise ValueError(
-                f"{name}: more than {bound:.1%} of benign dev texts score above "
-                f"{GRID[-1]}; lower the model's prior or raise the bound"
-            )
-        best: tuple[float, float, float, float] | None = None
-        f1_best: tuple[float, float, float, float, float] = (-1.0, 0.5, 0.0, 0.0, 0.0)
-        for k, t in enumerate(GRID):
-            if not allowed[k]:
-                continue
-            pred = s >= t
-            tp = float(w[pred & y].sum())
-            precision = tp / max(float(w[pred].sum()), 1e-12)
-            recall = tp / max(float(w[y].sum()), 1e-12)
-            f1 = 2 * precision * recall / max(precision + recall, 1e-9)
-            if f1 > f1_best[0]:
-                f1_best = (f1, float(t), precision, recall, float(fpr[k]))
-            if best is None and precision >= targets[name] and tp > 0:
-                best = (float(t), precision, recall, float(fpr[k]))
-        if best is not None:
-            t, p, r, f = best
-            out.append(Threshold(name, t, p, r, targets[name], True, f))
-        else:
-            _, t, p, r, f = f1_best
-            out.append(Threshold(name, t, p, r, targets[name], False, f))
+        w = _weights(groups[known])
+        review = _choose(name, s, y, w, worst, review_fpr[name], targets[name], 0.0)
+        block = _choose(name, s, y, w, worst, block_fpr[name], block_precision, review.threshold)
+        out.append(OperatingPoint(name, review, block))
     return out
+
+
+def flagged_share(
+    scores: npt.NDArray[np.float32],
+    thresholds: npt.NDArray[np.float32],
+    langs: npt.NDArray[np.str_],
+) -> dict[str, float]:
+    """Per language, the share of rows with any label at or above its threshold."""
+    flagged: npt.NDArray[np.bool_] = np.asarray((scores >= thresholds[None, :]).any(axis=1))
+    return {str(lang): float(flagged[langs == lang].mean()) for lang in np.unique(langs)}

@@ -27,12 +27,14 @@ def save_artefact(
     fingerprint: str,
     datasets: list[str],
     path: Path = FAST_ARTEFACT,
+    block: dict[str, float] | None = None,
 ) -> Path:
     """The training output that ``export`` turns into ONNX (kept out of git: models/build/)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     meta = {
         "features": model.config.to_meta(),
         "thresholds": thresholds,
+        "block_thresholds": block or {},
         "data_fingerprint": fingerprint,
         "datasets": datasets,
     }
@@ -76,6 +78,7 @@ def export_fast(
             "version": VERSION,
             "labels": ",".join(LABELS),
             "thresholds": orjson.dumps(meta["thresholds"]).decode(),
+            "block_thresholds": orjson.dumps(meta.get("block_thresholds", {})).decode(),
             "data_fingerprint": str(meta["data_fingerprint"]),
             "datasets": ",".join(meta["datasets"]),  # type: ignore[arg-type]
             "created_at": created,

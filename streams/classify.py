@@ -1,24 +1,33 @@
-"""Classify a batch of texts: the fast model for every event, the accurate one for the grey zone.
+"""Classify a batch of texts: the fast model for every event, the encoder for the grey zone.
 
-The cascade: rows with any fast score in ``[cascade_low, cascade_high)`` are candidates for the
-accurate model (when one is configured, and only for texts in a language it reads: mostly
-ASCII, then CLD2 language identification, :mod:`streams.language`). The most
-uncertain candidates go first, in chunks sized from the measured cost per row so that the
-per-batch time budget is not overshot; the rest keep their fast scores. ``decided_by`` records which model's scores stand for each row.
+The cascade: a row with any fast score in ``[cascade_low, cascade_high)`` is routed to the
+accurate model (the multilingual encoder tier, when one is configured and reads the text's
+language), and the accurate model's scores then decide it. *Every* routed row is re-scored, one
+row per model run, so an event's scores are a pure function of its text: the same event gets
+the same scores and action whatever the machine load and whatever else shares its batch (the
+int8 graph quantises activations per run, so batching rows together would let neighbours move
+a score by a few hundredths).
 
-The accurate model's probabilities are mapped onto the fast model's scale (piecewise linearly,
-so that its calibrated threshold lands on the fast model's), which keeps one set of thresholds -
-the fast model's, or the policy's overrides - valid for every row whichever model decided it.
-A re-scored row's final score blends that (weight ``ACCURATE_WEIGHT``) with its fast score. With
-the shipped fine-tuned accurate model on the English dev splits (mean macro-F1 over set x label /
-pooled benign FPR; band [0.05, 0.95)): weight 0.6 gives 0.863 / 0.122, 0.8 0.862 / 0.129, and the
-accurate model alone (1.0) 0.858 / 0.145 - the two models' errors differ enough that the blend
-still beats either alone (docs/model.md).
+When the encoder cannot keep up, the classifier degrades explicitly, never by quietly
+re-scoring fewer rows: :class:`EncoderGovernor` tracks the share of wall-clock time spent in the
+encoder over a sliding window; above ``cascade_max_busy`` whole batches skip the encoder until
+the share falls back below ``cascade_resume_busy``. The rows of a skipped batch that would have
+been routed keep their fast scores and are marked ``DEGRADED`` (``decided_by`` =
+``fast-degraded`` in flagged events, counted by ``flagstream_cascade_degraded_events_total``,
+alerted on by ``FlagstreamEncoderDegraded``).
+
+A routed row's final scores blend the two tiers' probabilities (``weight`` on the encoder), and
+every row is judged at the *cascade's* operating points, calibrated on dev for this pair of models
+and band (``models/cascade.py``, stored in the encoder file's metadata with the fast model's
+sha256). A pair without them (another fast model, test fixtures) falls back to mapping the
+encoder's probabilities onto the fast model's scale piecewise linearly through both operating
+points, and the encoder's scores decide routed rows.
 """
 
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -28,6 +37,7 @@ import numpy.typing as npt
 
 from streams.errors import ModelError
 from streams.language import reads_as
+from streams.metrics import DECIDERS
 from streams.model import TextModel, load_model
 
 if TYPE_CHECKING:
@@ -35,8 +45,8 @@ if TYPE_CHECKING:
 
 FAST = 0
 ACCURATE = 1
-CHUNK = 32
-ACCURATE_WEIGHT = 0.6  # share of the (aligned) accurate score in a re-scored row
+DEGRADED = 2  # routed, but the encoder was skipped for want of capacity: fast scores stand
+__all__ = ["ACCURATE", "DECIDERS", "DEGRADED", "FAST", "BatchScores", "Classifier"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,31 +54,80 @@ class BatchScores:
     """Final scores of a batch and which model decided each row."""
 
     scores: npt.NDArray[np.float32]  # float32 [N, L]
-    decided_by: npt.NDArray[np.uint8]  # uint8 [N]: 0 = fast model, 1 = accurate model
+    decided_by: npt.NDArray[np.uint8]  # uint8 [N]: FAST, ACCURATE or DEGRADED
     fast_seconds: float
     accurate_seconds: float
-
-
-def _mostly_ascii(text: str, share: float = 0.9) -> bool:
-    if not text:
-        return False
-    # C-speed count of the ASCII characters: encoding drops the others
-    return len(text.encode("ascii", "ignore")) >= share * len(text)
+    routed: int = 0  # rows in the band, in a language the encoder reads
+    degraded: bool = False  # the encoder was skipped for this batch
 
 
 def _align(
     scores: npt.NDArray[np.float32],
-    source: npt.NDArray[np.float32],
-    target: npt.NDArray[np.float32],
+    source: tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]],
+    target: tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]],
 ) -> npt.NDArray[np.float32]:
-    """Map each column piecewise linearly so that ``source`` thresholds land on ``target``."""
-    low = scores / source * target
-    high = target + (scores - source) / (1.0 - source) * (1.0 - target)
-    return np.where(scores < source, low, high).astype(np.float32)
+    """Per column, map [0, s_review, s_block, 1] piecewise linearly onto [0, t_review, t_block, 1]."""
+    s_r, s_b = source
+    t_r, t_b = target
+    low = scores / np.maximum(s_r, 1e-6) * t_r
+    mid = t_r + (scores - s_r) / np.maximum(s_b - s_r, 1e-6) * (t_b - t_r)
+    high = t_b + (scores - s_b) / np.maximum(1.0 - s_b, 1e-6) * (1.0 - t_b)
+    out = np.where(scores < s_r, low, np.where(scores < s_b, mid, high))
+    return np.clip(out, 0.0, 1.0).astype(np.float32)
+
+
+class EncoderGovernor:
+    """Is there capacity for the encoder? The busy share of wall time over a sliding window.
+
+    ``allow()`` says whether the next batch may use the encoder; ``record(seconds)`` adds the
+    time a batch spent in it. Above ``max_busy`` (share of one core over ``window_s``) the
+    governor refuses until the share drops below ``resume_busy`` (hysteresis, so that it does
+    not flap batch by batch).
+    """
+
+    def __init__(
+        self,
+        max_busy: float,
+        resume_busy: float | None = None,
+        window_s: float = 10.0,
+        clock: object = time.monotonic,
+    ) -> None:
+        if not 0.0 < max_busy <= 1.0:
+            raise ValueError(f"cascade_max_busy {max_busy} must be in (0, 1]")
+        self.max_busy = max_busy
+        self.resume_busy = resume_busy if resume_busy is not None else 0.8 * max_busy
+        self.window_s = window_s
+        self._clock = clock
+        self._spans: deque[tuple[float, float]] = deque()  # (end time, busy seconds)
+        self._busy = 0.0
+        self.degraded = False
+
+    def _now(self) -> float:
+        return float(self._clock())  # type: ignore[operator]
+
+    def share(self) -> float:
+        now = self._now()
+        while self._spans and self._spans[0][0] < now - self.window_s:
+            self._busy -= self._spans.popleft()[1]
+        return max(0.0, self._busy) / self.window_s
+
+    def allow(self) -> bool:
+        if self.max_busy >= 1.0:  # no capacity limit: never degrade (evaluation, tests)
+            return True
+        share = self.share()
+        if self.degraded and share < self.resume_busy:
+            self.degraded = False
+        elif not self.degraded and share > self.max_busy:
+            self.degraded = True
+        return not self.degraded
+
+    def record(self, seconds: float) -> None:
+        self._spans.append((self._now(), seconds))
+        self._busy += seconds
 
 
 class Classifier:
-    """The fast model, optionally cascaded into an accurate model within a time budget."""
+    """The fast model, optionally cascaded into an accurate (encoder) model."""
 
     def __init__(
         self,
@@ -78,7 +137,7 @@ class Classifier:
         max_text_chars: int = 1000,
         cascade_low: float = 0.05,
         cascade_high: float = 0.95,
-        cascade_budget_ms: float = 50.0,
+        cascade_max_busy: float = 1.0,
     ) -> None:
         if accurate is not None and accurate.labels != fast.labels:
             raise ModelError(
@@ -91,22 +150,35 @@ class Classifier:
         self.accurate = accurate
         self.labels = fast.labels
         self.thresholds = dict(fast.thresholds)
+        self.block_thresholds = dict(fast.block_thresholds)
+        # the cascade's own operating points, calibrated on dev for this pair of models
+        # (models/cascade.py): routed rows blend the two tiers' probabilities and every row is
+        # judged at the system's thresholds. Without them (another fast model, an old file),
+        # the encoder's scores are aligned onto the fast model's scale and decide routed rows.
+        self.weight: float | None = None
+        points = accurate.cascade if accurate is not None else None
+        if points is not None and points.get("fast_sha256") == fast.sha256:
+            self.weight = float(points["weight"])
+            self.thresholds = {k: float(points["thresholds"][k]) for k in self.labels}
+            self.block_thresholds = {k: float(points["block_thresholds"][k]) for k in self.labels}
         self.max_text_chars = max_text_chars
         self.cascade_low = cascade_low
         self.cascade_high = cascade_high
-        self.cascade_budget_s = cascade_budget_ms / 1000.0
-        self._fast_t = np.array([fast.thresholds[k] for k in self.labels], dtype=np.float32)
-        self._acc_t = (
-            np.array([accurate.thresholds[k] for k in self.labels], dtype=np.float32)
-            if accurate is not None
-            else self._fast_t
-        )
-        self._english_only = accurate is not None and accurate.languages == ("en",)
+        self.governor = EncoderGovernor(cascade_max_busy)
+        self._fast_t = self._points(fast)
+        self._acc_t = self._points(accurate) if accurate is not None else self._fast_t
         # a model that names no languages reads every text
         self._languages = (
             accurate.languages if accurate is not None and any(accurate.languages) else None
         )
-        self._row_seconds: float | None = None  # running cost of one accurate row, seconds
+
+    def _points(self, model: TextModel) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+        review = np.array([model.thresholds[k] for k in self.labels], dtype=np.float32)
+        block = np.array(
+            [max(model.block_thresholds.get(k, 0.99), model.thresholds[k]) for k in self.labels],
+            dtype=np.float32,
+        )
+        return review, np.maximum(block, review + 1e-3)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Classifier:
@@ -123,78 +195,47 @@ class Classifier:
             max_text_chars=settings.max_text_chars,
             cascade_low=settings.cascade_low,
             cascade_high=settings.cascade_high,
-            cascade_budget_ms=settings.cascade_budget_ms,
+            cascade_max_busy=settings.cascade_max_busy,
         )
 
     def classify(self, texts: Sequence[str]) -> BatchScores:
         """Score a batch; synchronous (call it from a worker thread in async code)."""
         limit = self.max_text_chars
-        clipped = [t if len(t) <= limit else t[:limit] for t in texts]
+        # U+0000 reads as a space in both tiers (the encoder's tokenizer would drop it and join
+        # the words around it; the fast front end separates rows with it)
+        clipped = [
+            (t if len(t) <= limit else t[:limit]).replace("\x00", " ")
+            if "\x00" in t
+            else (t if len(t) <= limit else t[:limit])
+            for t in texts
+        ]
         start = time.perf_counter()
         scores = self.fast.score(clipped)
         fast_seconds = time.perf_counter() - start
         decided_by = np.zeros(len(clipped), dtype=np.uint8)
-        accurate_seconds = 0.0
-        if self.accurate is not None and clipped:
-            accurate_seconds = self._cascade(clipped, scores, decided_by)
-        return BatchScores(scores, decided_by, fast_seconds, accurate_seconds)
+        if self.accurate is None or not clipped:
+            return BatchScores(scores, decided_by, fast_seconds, 0.0)
+        rows = self.routed(clipped, scores)
+        if not rows:
+            return BatchScores(scores, decided_by, fast_seconds, 0.0)
+        if not self.governor.allow():
+            decided_by[rows] = DEGRADED
+            return BatchScores(scores, decided_by, fast_seconds, 0.0, len(rows), True)
+        t0 = time.perf_counter()
+        accurate = self.accurate.score_each([clipped[i] for i in rows])
+        if self.weight is not None:
+            scores[rows] = self.weight * accurate + (1.0 - self.weight) * scores[rows]
+        else:
+            scores[rows] = _align(accurate, self._acc_t, self._fast_t)
+        decided_by[rows] = ACCURATE
+        accurate_seconds = time.perf_counter() - t0
+        self.governor.record(accurate_seconds)
+        return BatchScores(scores, decided_by, fast_seconds, accurate_seconds, len(rows))
 
-    def candidates(self, scores: npt.NDArray[np.float32]) -> list[int]:
-        """Rows in the grey zone, most uncertain first (whatever their language: see _reads)."""
-        in_band = (scores >= self.cascade_low) & (scores < self.cascade_high)
-        rows = np.flatnonzero(in_band.any(axis=1))
-        if len(rows) == 0:
-            return []
-        # distance of the closest in-band score to its threshold: smallest first
-        gap = np.where(in_band[rows], np.abs(scores[rows] - self._fast_t), np.inf).min(axis=1)
-        return [int(i) for i in rows[np.argsort(gap, kind="stable")]]
-
-    def _cascade(
-        self,
-        texts: Sequence[str],
-        scores: npt.NDArray[np.float32],
-        decided_by: npt.NDArray[np.uint8],
-    ) -> float:
-        assert self.accurate is not None
-        rows = self.candidates(scores)
-        start = time.perf_counter()
-        pos = 0
-        while pos < len(rows):
-            remaining = self.cascade_budget_s - (time.perf_counter() - start)
-            # size the chunk to what the budget still affords at the measured cost per row, so
-            # one slow chunk cannot overshoot it; before any measurement, start small
-            if self._row_seconds is None:
-                size = 4
-            else:
-                size = min(CHUNK, int(remaining / self._row_seconds))
-            if remaining <= 0 or size < 1:
-                break
-            # the language check is asked only of rows about to be scored
-            chunk: list[int] = []
-            while pos < len(rows) and len(chunk) < size:
-                row = rows[pos]
-                pos += 1
-                if self._reads(texts[row]):
-                    chunk.append(row)
-            if not chunk:
-                break
-            t0 = time.perf_counter()
-            acc = self.accurate.score([texts[i] for i in chunk])
-            per_row = (time.perf_counter() - t0) / len(chunk)
-            self._row_seconds = (
-                per_row if self._row_seconds is None else 0.8 * self._row_seconds + 0.2 * per_row
-            )
-            aligned = _align(acc, self._acc_t, self._fast_t)
-            scores[chunk] = ACCURATE_WEIGHT * aligned + (1.0 - ACCURATE_WEIGHT) * scores[chunk]
-            decided_by[chunk] = ACCURATE
-        return time.perf_counter() - start
-
-    def _reads(self, text: str) -> bool:
-        """Is ``text`` in a language the accurate model reads (or of no telling language)?
-
-        For an English model the script comes first (mostly ASCII: cheap, and it keeps short
-        CJK text that CLD2 cannot place away from it), then CLD2 (~15 µs).
-        """
-        if self._english_only and not _mostly_ascii(text):
-            return False
-        return self._languages is None or reads_as(text, self._languages)
+    def routed(self, texts: Sequence[str], scores: npt.NDArray[np.float32]) -> list[int]:
+        """Rows with a fast score in the band, in a language the accurate model reads."""
+        in_band = ((scores >= self.cascade_low) & (scores < self.cascade_high)).any(axis=1)
+        rows = np.flatnonzero(in_band)
+        if self._languages is None:
+            return [int(i) for i in rows]
+        return [int(i) for i in rows if reads_as(texts[int(i)], self._languages)]

@@ -34,6 +34,8 @@ SCORE_BUCKETS = (0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 
 # broker: a send or acknowledgement failed and is retried with backoff
 ERROR_STAGES = ("batch", "processing", "broker")
 ACTIONS = ("allow", "review", "block")
+# which model's scores stand for an event (streams.classify: codes 0, 1, 2)
+DECIDERS = ("fast", "accurate", "fast-degraded")
 DLQ_REASONS = (
     "invalid_utf8",
     "invalid_json",
@@ -104,7 +106,9 @@ class WorkerMetrics:
         )
         self.decided_by = Counter(
             f"{NS}_decided_by_total",
-            "Events whose scores came from each model of the cascade (fast, accurate).",
+            "Events whose scores came from each model of the cascade: fast, accurate (the "
+            "encoder re-scored it), fast-degraded (it was routed to the encoder, which was "
+            "skipped for want of capacity).",
             ["model"],
             registry=registry,
         )
@@ -177,6 +181,8 @@ class WorkerMetrics:
             self._decision_children[a].inc(0)
         for stage in ERROR_STAGES:
             self.errors.labels(stage).inc(0)
+        for model in DECIDERS:
+            self.decided_by.labels(model).inc(0)
 
     def decision(self, action: str, count: int = 1) -> None:
         self._decision_children[action].inc(count)

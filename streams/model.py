@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -60,8 +61,11 @@ class TextModel:
     """One ONNX model and its front end; :meth:`score` is safe to call from a worker thread."""
 
     __slots__ = (
+        "_each",
         "_scorer",
         "_session",
+        "block_thresholds",
+        "cascade",
         "created_at",
         "data_fingerprint",
         "labels",
@@ -110,11 +114,23 @@ class TextModel:
             raise ModelError(
                 f"{path}: invalid labels/thresholds metadata ({exc}); {_FIX}"
             ) from None
+        try:  # optional: models before the block point was calibrated do not carry it
+            block = orjson.loads(self.metadata.get("block_thresholds", "{}"))
+            self.block_thresholds = {k: float(v) for k, v in block.items() if k in self.labels}
+        except (orjson.JSONDecodeError, TypeError, ValueError, AttributeError) as exc:
+            raise ModelError(f"{path}: invalid block_thresholds metadata ({exc}); {_FIX}") from None
+        try:  # an encoder tier's calibrated cascade points (models/cascade.py), if any
+            self.cascade: dict[str, Any] | None = (
+                orjson.loads(self.metadata["cascade"]) if "cascade" in self.metadata else None
+            )
+        except orjson.JSONDecodeError as exc:
+            raise ModelError(f"{path}: invalid cascade metadata ({exc}); {_FIX}") from None
         self.name = self.metadata["name"]
         self.version = self.metadata["version"]
         self.created_at = self.metadata["created_at"]
         self.data_fingerprint = self.metadata["data_fingerprint"]
         self.languages = tuple(self.metadata.get("languages", "").split(","))
+        self._each: Scorer | None = None  # row-at-a-time scorer, where batching changes scores
         self._scorer = self._front_end()
 
     def _front_end(self) -> Scorer:
@@ -132,7 +148,7 @@ class TextModel:
                 return np.asarray(out, dtype=np.float32).reshape(len(texts), n_labels)
 
             return score_ngrams
-        if kind.startswith("wordpiece:"):
+        if kind.startswith(("wordpiece:", "sentencepiece:")):
             return self._wordpiece_scorer(kind)
         raise ModelError(f"{self.path}: unknown front end {kind!r} in metadata; {_FIX}")
 
@@ -147,9 +163,26 @@ class TextModel:
         session = self._session
         n_labels = len(self.labels)
         feeds = {i.name for i in session.get_inputs()}
+        prefix = self.metadata.get("text_prefix", "")  # e5 reads "query: " + text
+
+        def score_each(texts: Sequence[str]) -> npt.NDArray[np.float32]:
+            # one text per run: dynamic int8 quantisation picks its activation scales per run,
+            # so a row scored alone gets the same scores whatever else is being scored
+            batch = [prefix + t for t in texts] if prefix else list(texts)
+            out = np.zeros((len(texts), n_labels), dtype=np.float32)
+            for i, encoding in enumerate(tokenizer.encode_batch_fast(batch)):
+                ids = np.asarray([encoding.ids], dtype=np.int64)
+                feed = {"input_ids": ids, "attention_mask": np.ones_like(ids)}
+                if "token_type_ids" in feeds:
+                    feed["token_type_ids"] = np.zeros_like(ids)
+                out[i] = np.asarray(session.run(None, feed)[0], dtype=np.float32).reshape(n_labels)
+            return out
+
+        self._each = score_each
 
         def score_wordpiece(texts: Sequence[str]) -> npt.NDArray[np.float32]:
-            encodings = tokenizer.encode_batch_fast(list(texts))
+            batch = [prefix + t for t in texts] if prefix else list(texts)
+            encodings = tokenizer.encode_batch_fast(batch)
             out = np.zeros((len(texts), n_labels), dtype=np.float32)
             # length-sorted micro-batches: padding a tweet to a paragraph's length costs more
             # than the batching saves (measured: 10 ms/event alone, 26 ms in padded 32s)
@@ -168,6 +201,12 @@ class TextModel:
         if len(texts) == 0:
             return np.zeros((0, len(self.labels)), dtype=np.float32)
         return self._scorer(texts)
+
+    def score_each(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        """Like :meth:`score`, but every row's scores independent of the other rows."""
+        if len(texts) == 0 or self._each is None:
+            return self.score(texts)
+        return self._each(texts)
 
     def __repr__(self) -> str:
         return f"TextModel({self.name} {self.version}, {self.path}, sha256={self.sha256[:12]})"

@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 
-from streams.classify import Classifier
+from streams.classify import DECIDERS, Classifier
 from streams.events import Decoder, Event, Rejected
 from streams.metrics import WorkerMetrics
 from streams.model import TextModel
@@ -32,8 +32,6 @@ from streams.publish import (
     utc_now_iso,
 )
 from streams.settings import Settings
-
-DECIDERS = ("fast", "accurate")
 
 
 @dataclass(slots=True)
@@ -82,6 +80,7 @@ class Pipeline:
         self._models = {
             0: _model_ref(classifier.fast),
             1: _model_ref(classifier.accurate) if classifier.accurate is not None else None,
+            2: _model_ref(classifier.fast),  # routed, encoder skipped: the fast scores stand
         }
         self._policy_ref = {"version": policy.version}
 
@@ -105,7 +104,12 @@ class Pipeline:
     def from_settings(cls, settings: Settings) -> Pipeline:
         """Load the model(s) and the policy; raises ModelError/PolicyError with the fix."""
         classifier = Classifier.from_settings(settings)
-        policy = load_policy(settings.policy_path, classifier.labels, classifier.thresholds)
+        policy = load_policy(
+            settings.policy_path,
+            classifier.labels,
+            classifier.thresholds,
+            classifier.block_thresholds,
+        )
         return cls(settings, classifier, policy)
 
     def process(self, messages: Sequence[InMessage]) -> BatchResult:
@@ -233,7 +237,7 @@ def record_result(metrics: WorkerMetrics, result: BatchResult, acked_at: float) 
         for j, label in enumerate(metrics.labels):
             if per_label[j]:
                 metrics.label_flag(label, name, int(per_label[j]))
-    by = np.bincount(result.decided_by, minlength=2)
+    by = np.bincount(result.decided_by, minlength=len(DECIDERS))
     for code, name in enumerate(DECIDERS):
         if by[code]:
             metrics.decided_by.labels(name).inc(int(by[code]))

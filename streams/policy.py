@@ -83,7 +83,10 @@ class Policy:
 
 
 def load_policy(
-    path: Path, model_labels: Sequence[str], model_thresholds: Mapping[str, float]
+    path: Path,
+    model_labels: Sequence[str],
+    model_thresholds: Mapping[str, float],
+    model_block: Mapping[str, float] | None = None,
 ) -> Policy:
     """Read and validate a policy file against the model's labels and calibrated thresholds."""
     where = str(path)
@@ -96,7 +99,9 @@ def load_policy(
         doc = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise PolicyError(f"{where}: not valid TOML ({exc}); fix the syntax") from None
-    return parse_policy(doc, model_labels, model_thresholds, where=where, path=path)
+    return parse_policy(
+        doc, model_labels, model_thresholds, where=where, path=path, model_block=model_block
+    )
 
 
 def parse_policy(
@@ -106,7 +111,10 @@ def parse_policy(
     *,
     where: str = "policy",
     path: Path | None = None,
+    model_block: Mapping[str, float] | None = None,
 ) -> Policy:
+    """Validate a parsed policy. ``"model"`` names the model's calibrated point: its review
+    threshold for ``review``, its block threshold (``model_block``) for ``block``."""
     unknown_top = set(doc) - {"version", "labels"}
     if unknown_top:
         raise PolicyError(
@@ -144,7 +152,13 @@ def parse_policy(
         review = _threshold(
             table.get("review", "model"), model_thresholds[label], where, f"{key}.review"
         )
-        block = _threshold(table.get("block"), model_thresholds[label], where, f"{key}.block")
+        block_value = table.get("block")
+        if block_value == "model" and label not in (model_block or {}):
+            raise PolicyError(
+                f"{where}: '{key}.block' is \"model\" but the model has no calibrated block "
+                f"point for '{label}'; give a number in 0..1 or rebuild the model"
+            )
+        block = _threshold(block_value, (model_block or {}).get(label, 1.0), where, f"{key}.block")
         if block < review:
             raise PolicyError(
                 f"{where}: label '{label}' block threshold {block} is below its review threshold "

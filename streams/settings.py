@@ -24,6 +24,10 @@ from streams.errors import ConfigError
 PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_DIR = PACKAGE_DIR.parent
 DEFAULT_MODEL_PATH = REPO_DIR / "models" / "fast" / "flagstream-fast.onnx"
+DEFAULT_ENCODER_PATH = REPO_DIR / "models" / "encoder" / "flagstream-encoder.onnx"
+# the band the cascade's operating points were calibrated for (models/cascade.py; docs/model.md)
+CASCADE_LOW = 0.2
+CASCADE_HIGH = 0.999
 DEFAULT_POLICY_PATH = PACKAGE_DIR / "policy.default.toml"
 
 _CONFIG_FILE: Path | None = None  # set only inside load_settings(), read by the TOML source
@@ -94,19 +98,32 @@ class Settings(BaseSettings):
         DEFAULT_MODEL_PATH, description="The fast ONNX model every event meets."
     )
     accurate_model_path: Path | None = Field(
-        None, description="Optional accurate ONNX model for the cascade's grey zone."
+        DEFAULT_ENCODER_PATH,
+        description=(
+            "The accurate (multilingual encoder) ONNX model that decides the cascade's grey "
+            "zone; empty or 'none' runs the fast model alone."
+        ),
     )
-    # the wide band was chosen on the dev splits with the fine-tuned accurate model (mean dev
-    # macro-F1 0.863 vs 0.851 for [0.25, 0.75); docs/model.md); the budget still caps the rows
-    # re-scored, most uncertain first, so a narrower band only matters when it has room to spare
+    # the band: rows with any fast score in it are re-scored by the encoder (all of them; see
+    # streams/classify.py). Chosen on the dev splits against the routed share the worker can
+    # afford (docs/model.md)
     cascade_low: float = Field(
-        0.05, ge=0, le=1, description="Fast scores in [cascade_low, cascade_high) are re-scored."
+        CASCADE_LOW,
+        ge=0,
+        le=1,
+        description="Fast scores in [cascade_low, cascade_high) are re-scored.",
     )
-    cascade_high: float = Field(0.95, ge=0, le=1, description="Upper end of the cascade band.")
-    cascade_budget_ms: float = Field(
-        50.0,
+    cascade_high: float = Field(
+        CASCADE_HIGH, ge=0, le=1, description="Upper end of the cascade band."
+    )
+    cascade_max_busy: float = Field(
+        0.6,
         gt=0,
-        description="Per-batch time budget for the accurate model; past it the fast score stands.",
+        le=1,
+        description=(
+            "Share of one core the encoder may use over a 10 s window; above it whole batches "
+            "skip the encoder (decided_by fast-degraded) until it falls below 80% of this."
+        ),
     )
     onnx_threads: int = Field(
         1, ge=1, le=64, description="onnxruntime intra-op threads per worker process."
@@ -214,6 +231,14 @@ class Settings(BaseSettings):
             host, sep, port = server.strip().rpartition(":")
             if not sep or not host or not port.isdigit():
                 raise ValueError(f"{server!r} is not host:port (e.g. 127.0.0.1:9092)")
+        return value
+
+    @field_validator("accurate_model_path", mode="before")
+    @classmethod
+    def _no_accurate_model(cls, value: Any) -> Any:
+        # FLAGSTREAM_ACCURATE_MODEL_PATH= (empty) or "none" turns the encoder tier off
+        if isinstance(value, str) and value.strip().lower() in ("", "none", "off"):
+            return None
         return value
 
     @field_validator("metrics_addr")

@@ -14,6 +14,13 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 # means a missing install step, and it must fail rather than pass unnoticed
 REQUIRE_ALL = os.environ.get("FLAGSTREAM_REQUIRE_ALL_TESTS", "0") == "1"
 
+# Tests compare what a worker published with what the same models decide offline. The encoder
+# tier's governor degrades batches when the encoder is busier than its share of a core, which on
+# a test machine running broker, producers and several workers would make that comparison depend
+# on load; a share of 1 never degrades (the governor itself has unit tests). Worker processes the
+# tests start inherit this.
+os.environ.setdefault("FLAGSTREAM_CASCADE_MAX_BUSY", "1.0")
+
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(

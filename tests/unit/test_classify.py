@@ -7,10 +7,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from streams.classify import ACCURATE, ACCURATE_WEIGHT, FAST, BatchScores, Classifier
+from streams.classify import (
+    ACCURATE,
+    DEGRADED,
+    FAST,
+    BatchScores,
+    Classifier,
+    EncoderGovernor,
+)
 from streams.errors import ModelError
 from streams.model import LABELS, TextModel, load_model
-from streams.settings import DEFAULT_MODEL_PATH, Settings
+from streams.settings import DEFAULT_ENCODER_PATH, DEFAULT_MODEL_PATH, Settings
 
 FIXTURES = Path(__file__).resolve().parents[1] / "models" / "fixtures"
 
@@ -58,19 +65,22 @@ def test_cascade_rescores_grey_rows_only() -> None:
     clf = Classifier(fast, accurate, cascade_low=0.25, cascade_high=0.75)
     out = clf.classify(["an english text", "another one"])
     assert list(out.decided_by) == [ACCURATE, ACCURATE]
-    # thresholds equal (0.5 both): the aligned score is the accurate model's own, blended
-    blended = ACCURATE_WEIGHT / (1 + np.exp(-3.0)) + (1 - ACCURATE_WEIGHT) * 0.5
-    np.testing.assert_allclose(out.scores, blended, atol=1e-6)
+    assert out.routed == 2
+    assert not out.degraded
+    # equal review thresholds (0.5) and no block points (0.99 both): the accurate model's own
+    # score, mapped through [0, 0.5, 0.99, 1] onto the same points, is unchanged
+    np.testing.assert_allclose(out.scores, 1 / (1 + np.exp(-3.0)), atol=1e-6)
     assert out.accurate_seconds > 0
     outside = Classifier(fast, accurate, cascade_low=0.6, cascade_high=0.9)
     assert list(outside.classify(["an english text"]).decided_by) == [FAST]
 
 
-def test_cascade_skips_non_english_for_english_model() -> None:
+def test_cascade_skips_texts_in_languages_the_model_does_not_read() -> None:
     fast = fixture("half")
     accurate = fixture("high")  # languages: en
     out = Classifier(fast, accurate).classify(["plain english", "完全是中文的句子", "한국어 문장"])
     assert list(out.decided_by) == [ACCURATE, FAST, FAST]
+    assert out.routed == 1
 
 
 def test_cascade_skips_latin_script_text_in_other_languages() -> None:
@@ -88,25 +98,81 @@ def test_cascade_skips_latin_script_text_in_other_languages() -> None:
     np.testing.assert_array_equal(out.scores[1:3], fast.score(texts[1:3]))
 
 
-def test_cascade_budget_leaves_fast_scores() -> None:
+def test_every_routed_row_is_rescored_however_large_the_batch() -> None:
+    clf = Classifier(fixture("half"), fixture("high"))
+    out = clf.classify([f"text number {i}" for i in range(300)])
+    assert out.routed == 300
+    assert int((out.decided_by == ACCURATE).sum()) == 300
+
+
+def test_same_text_same_scores_whatever_its_batch() -> None:
+    shipped = load_model(DEFAULT_MODEL_PATH)
+    clf = Classifier(shipped)
+    text = "you are such an idiot, honestly"
+    alone = clf.classify([text]).scores[0]
+    crowd = clf.classify(["hello", text, "WINNER claim your prize now " * 5]).scores[1]
+    np.testing.assert_array_equal(alone, crowd)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_governor_degrades_above_the_busy_share_and_resumes_below_it() -> None:
+    clock = FakeClock()
+    gov = EncoderGovernor(0.5, window_s=10.0, clock=clock)
+    assert gov.allow()
+    gov.record(4.0)  # 40% of the window
+    assert gov.allow()
+    gov.record(2.0)  # 60%: over the bar
+    assert not gov.allow()
+    clock.now = 5.0
+    assert not gov.allow()  # still 60% in the window
+    clock.now = 10.5  # the spans recorded at t=0 left the window
+    assert gov.allow()
+
+
+def test_governor_hysteresis() -> None:
+    clock = FakeClock()
+    gov = EncoderGovernor(0.5, resume_busy=0.3, window_s=10.0, clock=clock)
+    gov.record(6.0)
+    assert not gov.allow()
+    clock.now = 10.5
+    gov.record(4.0)  # 40%: under max_busy but above resume_busy
+    assert not gov.allow()
+    clock.now = 21.0
+    assert gov.allow()
+
+
+def test_governor_rejects_a_bad_share() -> None:
+    with pytest.raises(ValueError, match="cascade_max_busy"):
+        EncoderGovernor(0.0)
+
+
+def test_degraded_batches_keep_fast_scores_and_say_so() -> None:
     fast = fixture("half")
-    accurate = fixture("high")
-    clf = Classifier(fast, accurate, cascade_budget_ms=1e-9)
-    texts = [f"text {i}" for i in range(100)]
+    clf = Classifier(fast, fixture("high"), cascade_max_busy=0.5)
+    clf.governor.record(1e6)  # the encoder has been busy far beyond its share
+    texts = ["an english text", "another one"]
     out = clf.classify(texts)
-    # the budget is checked before each chunk: nothing fits in a nanosecond
-    assert out.decided_by.sum() == 0
-    np.testing.assert_allclose(out.scores, 0.5, atol=1e-6)
+    assert out.degraded
+    assert list(out.decided_by) == [DEGRADED, DEGRADED]
+    np.testing.assert_array_equal(out.scores, fast.score(texts))
+    assert out.accurate_seconds == 0.0
 
 
 def test_accurate_scores_aligned_to_fast_thresholds() -> None:
     fast = fixture("half-t06")
     accurate = fixture("half-t04")  # scores 0.5
     out = Classifier(fast, accurate).classify(["some text"])
-    # 0.5 is above the accurate threshold 0.4 -> must stay above the fast threshold 0.6
-    aligned = 0.6 + (0.5 - 0.4) / (1 - 0.4) * (1 - 0.6)
-    expected = ACCURATE_WEIGHT * aligned + (1 - ACCURATE_WEIGHT) * 0.5
-    np.testing.assert_allclose(out.scores, expected, atol=1e-6)
+    # 0.5 is above the accurate threshold 0.4 -> must stay above the fast threshold 0.6: the
+    # segment [0.4, 0.99) of the accurate scale maps onto [0.6, 0.99) of the fast one
+    aligned = 0.6 + (0.5 - 0.4) / (0.99 - 0.4) * (0.99 - 0.6)
+    np.testing.assert_allclose(out.scores, aligned, atol=1e-6)
 
 
 def test_label_mismatch_is_a_model_error() -> None:
@@ -123,17 +189,27 @@ def test_from_settings() -> None:
         max_text_chars=64,
         cascade_low=0.1,
         cascade_high=0.9,
-        cascade_budget_ms=20.0,
+        cascade_max_busy=0.25,
     )
     clf = Classifier.from_settings(settings)
     assert clf.accurate is not None
     assert clf.max_text_chars == 64
     assert (clf.cascade_low, clf.cascade_high) == (0.1, 0.9)
-    assert clf.cascade_budget_s == pytest.approx(0.02)
+    assert clf.governor.max_busy == pytest.approx(0.25)
 
 
-def test_default_settings_use_the_shipped_model() -> None:
+def test_default_settings_use_the_shipped_models() -> None:
     clf = Classifier.from_settings(Settings())
     assert clf.fast.path == DEFAULT_MODEL_PATH
     assert clf.fast.name == "flagstream-fast"
-    assert clf.accurate is None
+    assert clf.accurate is not None
+    assert clf.accurate.path == DEFAULT_ENCODER_PATH
+    assert clf.accurate.name == "flagstream-encoder"
+    # the cascade's own calibrated points, for exactly this fast model
+    assert clf.weight is not None
+    assert clf.thresholds == clf.accurate.cascade["thresholds"]  # type: ignore[index]
+
+
+@pytest.mark.parametrize("off", ["", "none", "OFF"])
+def test_the_encoder_tier_can_be_turned_off(off: str) -> None:
+    assert Settings(accurate_model_path=off).accurate_model_path is None

@@ -1,13 +1,13 @@
-"""`flagstream classify` runs the shipped fast model (no Kafka)."""
+"""`flagstream classify` runs the shipped classifier, both tiers (no Kafka)."""
 
 from __future__ import annotations
 
 import orjson
 from click.testing import CliRunner
 
+from streams.classify import Classifier
 from streams.cli.main import cli
-from streams.model import load_model
-from streams.settings import DEFAULT_MODEL_PATH
+from streams.settings import Settings
 
 
 def test_classify_command_uses_the_shipped_model() -> None:
@@ -17,7 +17,7 @@ def test_classify_command_uses_the_shipped_model() -> None:
     assert result.exit_code == 0, result.output
     out = [orjson.loads(line) for line in result.output.splitlines() if line.startswith("{")]
     assert [o["id"] for o in out] == [0, 1, 2]
-    expected = load_model(DEFAULT_MODEL_PATH).score(texts)
+    expected = Classifier.from_settings(Settings()).classify(texts).scores
     for row, want in zip(out, expected, strict=True):
         scores = row["scores"]
         got = [scores[k] for k in ("spam", "scam", "toxic", "hate")]

@@ -1,61 +1,103 @@
-"""models.calibrate: thresholds meet the precision target and the benign false-positive bound."""
+"""models.calibrate: review and block points meet precision targets and per-language FPR bounds."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from models.calibrate import GRID, benign_fpr_curve, calibrate
+from models.calibrate import GRID, Threshold, flagged_share, language_fpr, operating_points
 
 
-def _data() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    # set "a": 100 positives at 0.9, 100 negatives at 0.3; set "b": 200 benign texts that do
-    # not annotate this label (as COLD does not annotate hate), 20% at 0.6, the rest at 0.1
+def _data() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Set "a" (labelled): 100 positives at 0.9, 100 negatives at 0.3. General benign text:
+    1,000 English rows, 2% of them at 0.6; 1,000 Chinese rows, 0.4% at 0.8."""
     scores = np.concatenate(
-        [np.full(100, 0.9), np.full(100, 0.3), np.full(40, 0.6), np.full(160, 0.1)]
-    )
-    labels = np.concatenate([np.ones(100), np.zeros(100), np.full(200, -1)])
-    labels = labels.astype(np.int8).reshape(-1, 1)
-    groups = np.array(["a"] * 200 + ["b"] * 200)
-    benign = labels[:, 0] != 1
-    return scores.astype(np.float32).reshape(-1, 1), labels, benign, groups
+        [
+            np.full(100, 0.9),
+            np.full(100, 0.3),
+            np.full(20, 0.6),
+            np.full(980, 0.1),
+            np.full(4, 0.8),
+            np.full(996, 0.1),
+        ]
+    ).astype(np.float32)
+    labels = np.concatenate([np.ones(100), np.zeros(2100)]).astype(np.int8).reshape(-1, 1)
+    groups = np.array(["a"] * 200 + ["en-general"] * 1000 + ["zh-general"] * 1000)
+    general = np.array([False] * 200 + [True] * 2000)
+    langs = np.array(["en"] * 1200 + ["zh"] * 1000)
+    return scores.reshape(-1, 1), labels, groups, general, langs
 
 
-def test_precision_rule_alone_takes_the_lowest_threshold() -> None:
-    scores, labels, benign, groups = _data()
-    (t,) = calibrate(scores, labels, ("toxic",), benign, groups, targets={"toxic": 0.9})
-    # from 0.31 up set "a" is perfectly precise; set "b" does not count for precision
-    assert t.reached
-    assert t.threshold == pytest.approx(0.31)
-    assert t.benign_fpr == pytest.approx((0.0 + 0.2) / 2)
-
-
-def test_benign_bound_raises_the_threshold() -> None:
-    scores, labels, benign, groups = _data()
-    (t,) = calibrate(
+def _points(**kw: object) -> tuple[Threshold, Threshold]:
+    scores, labels, groups, general, langs = _data()
+    (p,) = operating_points(
         scores,
         labels,
         ("toxic",),
-        benign,
         groups,
+        general,
+        langs,
         targets={"toxic": 0.9},
-        max_benign_fpr={"toxic": 0.05},
+        **kw,  # type: ignore[arg-type]
     )
-    assert t.threshold == pytest.approx(0.61)  # just above the hard negatives of set "b"
-    assert t.benign_fpr == 0.0
-    assert t.recall == 1.0
+    return p.review, p.block
 
 
-def test_fpr_curve_weights_sets_equally() -> None:
-    scores = np.array([0.9, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.9], dtype=np.float32)
-    groups = np.array(["big"] * 10 + ["small"])
-    curve = benign_fpr_curve(scores, np.ones(len(scores), dtype=bool), groups)
+def test_precision_alone_takes_the_lowest_threshold() -> None:
+    review, _ = _points(review_fpr={"toxic": 1.0}, block_fpr={"toxic": 1.0})
+    assert review.reached
+    assert review.threshold == pytest.approx(0.31)  # from here set "a" is perfectly precise
+
+
+def test_the_worst_language_bounds_the_review_point() -> None:
+    # 1%: English (2% at 0.6) forces the threshold above 0.6; Chinese 0.4% at 0.8 is allowed
+    review, _ = _points(review_fpr={"toxic": 0.01}, block_fpr={"toxic": 0.01})
+    assert review.threshold == pytest.approx(0.61)
+    assert review.benign_fpr == pytest.approx(0.004)
+    assert review.recall == 1.0
+
+
+def test_the_block_point_is_stricter_and_never_below_review() -> None:
+    review, block = _points(review_fpr={"toxic": 0.01}, block_fpr={"toxic": 0.002})
+    assert block.threshold >= review.threshold
+    assert block.threshold == pytest.approx(0.81)  # above the Chinese 0.4% at 0.8
+    assert block.benign_fpr == 0.0
+
+
+def test_small_languages_are_measured_but_do_not_constrain() -> None:
+    scores, labels, groups, general, langs = _data()
+    langs = np.where(langs == "zh", "ja", langs)
+    (p,) = operating_points(
+        scores,
+        labels,
+        ("toxic",),
+        groups,
+        general,
+        langs,
+        targets={"toxic": 0.9},
+        review_fpr={"toxic": 0.01},
+        block_fpr={"toxic": 0.002},
+        min_language_texts=1001,  # neither language has enough rows
+    )
+    assert p.review.threshold == pytest.approx(0.31)
+
+
+def test_unreachable_precision_is_reported_not_hidden() -> None:
+    scores, labels, groups, general, langs = _data()
+    labels[:100] = 0  # no positives: precision can never reach the target
+    labels[100:200] = 1
+    scores[100:200] = 0.3
+    (p,) = operating_points(
+        scores, labels, ("toxic",), groups, general, langs, targets={"toxic": 0.99}
+    )
+    assert not p.review.reached
+
+
+def test_language_fpr_and_flagged_share() -> None:
+    scores, _labels, _groups, general, langs = _data()
+    curves = language_fpr(scores[general, 0], langs[general])
     k = int(np.argmin(np.abs(GRID - 0.5)))
-    assert curve[k] == pytest.approx((0.1 + 1.0) / 2)
-
-
-def test_unreachable_bound_is_an_error() -> None:
-    scores, labels, benign, groups = _data()
-    scores[benign] = 0.99
-    with pytest.raises(ValueError, match="benign dev texts"):
-        calibrate(scores, labels, ("toxic",), benign, groups, max_benign_fpr={"toxic": 0.01})
+    assert curves["en"][k] == pytest.approx(0.02)
+    assert curves["zh"][k] == pytest.approx(0.004)
+    share = flagged_share(scores[general], np.array([0.5], dtype=np.float32), langs[general])
+    assert share == pytest.approx({"en": 0.02, "zh": 0.004})

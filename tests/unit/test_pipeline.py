@@ -14,7 +14,7 @@ from streams.metrics import WorkerMetrics
 from streams.pipeline import Pipeline, record_batch
 from streams.policy import ALLOW
 from streams.publish import InMessage
-from streams.settings import REPO_DIR, load_settings
+from streams.settings import DEFAULT_ENCODER_PATH, load_settings
 
 
 @pytest.fixture(scope="module")
@@ -141,10 +141,7 @@ def test_empty_and_all_malformed_batches(pipeline: Pipeline) -> None:
 def test_cascade_decisions_name_the_accurate_model(
     flagged_validator: jsonschema.Draft7Validator,
 ) -> None:
-    settings = load_settings(
-        accurate_model_path=REPO_DIR / "models" / "accurate" / "flagstream-accurate.onnx",
-        cascade_budget_ms=10_000,  # generous: this test is about the contract, not the budget
-    )
+    settings = load_settings(accurate_model_path=DEFAULT_ENCODER_PATH)
     cascade = Pipeline.from_settings(settings)
     assert cascade.classifier.accurate is not None
     messages, _ = _messages(400, seed=21)
@@ -156,6 +153,7 @@ def test_cascade_decisions_name_the_accurate_model(
             continue
         payload = orjson.loads(out.value or b"")
         assert not list(flagged_validator.iter_errors(payload))
+        assert payload["decided_by"] in ("fast", "accurate")  # never degraded at this load
         model = (
             cascade.classifier.accurate
             if payload["decided_by"] == "accurate"

@@ -13,6 +13,7 @@ from streams.settings import DEFAULT_POLICY_PATH
 
 LABELS = ("spam", "scam", "toxic", "hate")
 MODEL_THRESHOLDS = {"spam": 0.5, "scam": 0.4, "toxic": 0.6, "hate": 0.7}
+MODEL_BLOCK = {"spam": 0.97, "scam": 0.9, "toxic": 0.95, "hate": 0.96}
 
 
 def test_actions_take_the_strongest_label() -> None:
@@ -95,6 +96,15 @@ def test_policy_file_errors_name_the_file(tmp_path: Path) -> None:
 
 
 def test_default_policy_file_is_valid() -> None:
-    policy = load_policy(DEFAULT_POLICY_PATH, LABELS, MODEL_THRESHOLDS)
-    assert policy.thresholds("spam") == {"review": 0.5, "block": 0.98}
+    policy = load_policy(DEFAULT_POLICY_PATH, LABELS, MODEL_THRESHOLDS, MODEL_BLOCK)
+    assert policy.thresholds("spam") == {"review": 0.5, "block": 0.97}
+    assert policy.thresholds("scam") == {"review": 0.4, "block": 0.9}
     assert policy.thresholds("hate")["block"] is None
+
+
+def test_block_model_needs_a_calibrated_block_point() -> None:
+    doc = {"version": "t", "labels": {"spam": {"block": "model"}}}
+    with pytest.raises(PolicyError, match="no calibrated block point for 'spam'"):
+        parse_policy(doc, LABELS, MODEL_THRESHOLDS, where="policy.toml")
+    policy = parse_policy(doc, LABELS, MODEL_THRESHOLDS, model_block=MODEL_BLOCK)
+    assert policy.thresholds("spam")["block"] == 0.97

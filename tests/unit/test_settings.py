@@ -49,7 +49,7 @@ def test_config_file_from_environment(tmp_path: Path, monkeypatch: pytest.Monkey
         ("FLAGSTREAM_BATCH_MAX", "0", "batch_max"),
         ("FLAGSTREAM_BOOTSTRAP", "localhost", "is not host:port"),
         ("FLAGSTREAM_METRICS_ADDR", "nowhere", "is not host:port"),
-        ("FLAGSTREAM_CASCADE_LOW", "0.97", "cascade_low 0.97 is above cascade_high"),
+        ("FLAGSTREAM_CASCADE_LOW", "0.9995", "cascade_low 0.9995 is above cascade_high"),
         ("FLAGSTREAM_SECURITY_PROTOCOL", "SASL_SSL", "needs sasl_mechanism"),
         ("FLAGSTREAM_NOT_A_SETTING", "1", None),
     ],
