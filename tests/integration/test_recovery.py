@@ -77,6 +77,7 @@ def private_broker(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
         "FLAGSTREAM_KAFKA_CONTROLLER_PORT": str(free_port()),
         "FLAGSTREAM_KAFKA_DIR": str(tmp_path / "kafka"),
         "FLAGSTREAM_KAFKA_HEAP_OPTS": "-Xms128m -Xmx384m",
+        "FLAGSTREAM_KAFKA_START_TIMEOUT": "240",  # a loaded machine starts a broker slowly
     }
     up = run_kafka_script("up", timeout=300, env=env)
     assert up.returncode == 0, up.stderr
@@ -91,7 +92,9 @@ def test_broker_outage_backs_off_reports_not_ready_resumes_and_sigterm_is_bounde
 ) -> None:
     bootstrap, broker_env = private_broker
     prefix = f"outage-{uuid.uuid4().hex[:8]}"
-    env = _env(bootstrap, prefix, FLAGSTREAM_BATCH_MAX="8")
+    # the give-up bound (broker_retry_timeout_s) is the runner unit tests': here the outage,
+    # restart included, may take minutes on a loaded machine
+    env = _env(bootstrap, prefix, FLAGSTREAM_BATCH_MAX="8", FLAGSTREAM_BROKER_RETRY_TIMEOUT_S="900")
     worker = start_worker(env, tmp_path)
     try:
         wait_until(lambda: worker.probe("/readyz") == 200, HANG_S, "/readyz 200 (topics created)")
