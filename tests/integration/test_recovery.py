@@ -79,11 +79,11 @@ def private_broker(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
         "FLAGSTREAM_KAFKA_HEAP_OPTS": "-Xms128m -Xmx384m",
         "FLAGSTREAM_KAFKA_START_TIMEOUT": "240",  # a loaded machine starts a broker slowly
     }
-    up = run_kafka_script("up", timeout=300, env=env)
-    assert up.returncode == 0, up.stderr
     try:
+        up = run_kafka_script("up", timeout=300, env=env)
+        assert up.returncode == 0, up.stderr
         yield up.stdout.strip().splitlines()[-1], env
-    finally:
+    finally:  # also when it failed to start in time: it may still be running
         run_kafka_script("down", timeout=90, env=env)
 
 
