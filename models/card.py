@@ -109,8 +109,10 @@ def _header(report: Report) -> list[str]:
     cap = report.run.get("max_per_set")
     if cap is not None:
         out += [
-            f"> **Quick run**: at most {cap} rows per set and split were evaluated. The figures "
-            "are for development only; this is not the card of record.",
+            f"> **Capped run**: at most {cap} rows per set and split (a seeded sample) were "
+            "evaluated, so figures on the larger sets (COLD, TweetEval, identity templates, "
+            "K-MHaS, the general-domain sets) are estimates on that sample; "
+            "`flagstream model evaluate` without `--max-per-set` measures the full splits.",
             "",
         ]
     for w in report.warnings:
@@ -156,8 +158,9 @@ def _models(report: Report) -> list[str]:
         out.append(
             "- **cascade** (`streams.classify.Classifier`, what the worker runs): every row with "
             f"any fast score in `[{band[0]}, {band[1]})` is re-scored by the encoder, one row per "
-            "run, and the encoder's scores - mapped onto the fast model's scale through both "
-            "operating points - decide it. Quality figures below are the cascade without a "
+            "run; its final scores blend the two tiers' probabilities (0.7 on the encoder) and "
+            "every row is judged at the cascade's own operating points, calibrated on dev for "
+            "this pair (`models/cascade.py`). Quality figures below are the cascade without a "
             "capacity limit (it never degrades here); its cost is under Latency."
         )
     else:

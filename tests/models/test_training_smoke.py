@@ -133,8 +133,16 @@ def test_committed_card_matches_the_shipped_model(corpus: Corpus) -> None:
     card = CARD_PATH.read_text(encoding="utf-8")
     shipped = load_model(DEFAULT_MODEL_PATH)
     assert shipped.sha256[:16] in card
+    # a capped card (at most N rows per set and split) is reproduced with the same cap
+    capped = re.search(r"at most (\d+) rows per set and split", card)
     fresh = evaluate(
-        DATA_DIR, shipped, corpus=corpus, baseline=False, latency=False, log=lambda _: None
+        DATA_DIR,
+        shipped,
+        corpus=corpus,
+        baseline=False,
+        latency=False,
+        max_per_set=int(capped.group(1)) if capped else None,
+        log=lambda _: None,
     )
     rows = _targets_rows(render(fresh, gaps(fresh)))
     assert rows
