@@ -125,7 +125,12 @@ def test_card_is_reproducible_from_the_command(
 
 def _targets_rows(card: str) -> list[str]:
     section = card.split("## Targets", 1)[1].split("\n## ", 1)[0]
-    return [line for line in section.splitlines() if line.startswith("| ") and "fast" in line]
+    # timings are measured, not reproduced: a pass/fail test never compares them
+    return [
+        line
+        for line in section.splitlines()
+        if line.startswith("| ") and "fast" in line and "latency" not in line
+    ]
 
 
 def test_committed_card_matches_the_shipped_model(corpus: Corpus) -> None:
@@ -147,4 +152,4 @@ def test_committed_card_matches_the_shipped_model(corpus: Corpus) -> None:
     rows = _targets_rows(render(fresh, gaps(fresh)))
     assert rows
     assert rows == _targets_rows(card)
-    assert re.search(r"fingerprint: `" + re.escape(shipped.data_fingerprint), card)
+    assert f"`{shipped.data_fingerprint}`" in card  # the models table names the training corpus

@@ -354,10 +354,10 @@ def test_render_shows_targets_with_their_verdicts() -> None:
         "| fast tier latency | µs/event | fast | 256 | ≤ 20 µs | 15.0 µs | met (spare 5.0 µs) |"
         in section
     )
-    assert "Quick run" not in card
+    assert "Capped run" not in card
     quick = _report()
     quick.run["max_per_set"] = 50
-    assert "**Quick run**: at most 50 rows" in render(quick, [])
+    assert "**Capped run**: at most 50 rows" in render(quick, [])
 
 
 class _StubClassifier:
