@@ -153,3 +153,65 @@ def flagged_share(
     """Per language, the share of rows with any label at or above its threshold."""
     flagged: npt.NDArray[np.bool_] = np.asarray((scores >= thresholds[None, :]).any(axis=1))
     return {str(lang): float(flagged[langs == lang].mean()) for lang in np.unique(langs)}
+
+
+# A script group gets its own point for a label only with at least this many labelled positives
+# of that label among its dev rows (precision cannot be measured on fewer), and with a language
+# of at least MIN_LANGUAGE_TEXTS everyday texts (the FPR bound); otherwise it keeps the default.
+MIN_GROUP_POSITIVES = 30
+# ... and only where its own review point reaches the precision target with at least this recall:
+# a point that is precise only at the very top of the scale (Korean toxic: precision 0.8 first
+# reached at 0.993, recall 0.002) says the group's labels and the model disagree, not that the
+# group should be judged more strictly than every other language
+MIN_GROUP_RECALL = 0.05
+
+
+def script_operating_points(
+    scores: npt.NDArray[np.float32],
+    labels: npt.NDArray[np.int8],
+    names: tuple[str, ...],
+    groups: npt.NDArray[np.str_],
+    general: npt.NDArray[np.bool_],
+    langs: npt.NDArray[np.str_],
+    scripts: npt.NDArray[np.str_],
+    base: list[OperatingPoint],
+    *,
+    default_group: str = "default",
+    min_positives: int = MIN_GROUP_POSITIVES,
+    min_recall: float = MIN_GROUP_RECALL,
+    min_language_texts: int = MIN_LANGUAGE_TEXTS,
+) -> dict[str, list[OperatingPoint]]:
+    """Per script group other than ``default_group``: the same rules on that group's rows alone.
+
+    ``scripts`` names each row's group (:func:`streams.language.script_group` of its text). A
+    label the group cannot calibrate (too few positives, no language with enough everyday text)
+    keeps ``base``'s point, as does one whose own review point misses its precision target or
+    reaches it only below ``min_recall``. The default group keeps ``base`` (every row's points).
+    """
+    out: dict[str, list[OperatingPoint]] = {}
+    for group in (str(g) for g in np.unique(scripts)):
+        if group == default_group:
+            continue
+        rows = scripts == group
+        g_langs = langs[rows & general]
+        if not any((g_langs == lang).sum() >= min_language_texts for lang in np.unique(g_langs)):
+            continue
+        own = operating_points(
+            scores[rows], labels[rows], names, groups[rows], general[rows], langs[rows],
+            min_language_texts=min_language_texts,
+        )  # fmt: skip
+        chosen = []
+        for j, (mine, fallback) in enumerate(zip(own, base, strict=True)):
+            positives = int(((labels[rows, j] == 1) & ~general[rows]).sum())
+            usable = mine.review.reached and mine.review.recall >= min_recall
+            chosen.append(mine if positives >= min_positives and usable else fallback)
+        out[group] = chosen
+    return out
+
+
+def points_entry(points: list[OperatingPoint]) -> dict[str, dict[str, float]]:
+    """The metadata form of a list of points: ``{"thresholds": ..., "block_thresholds": ...}``."""
+    return {
+        "thresholds": {p.label: p.review.threshold for p in points},
+        "block_thresholds": {p.label: p.block.threshold for p in points},
+    }

@@ -13,7 +13,14 @@ from collections.abc import Iterable
 from typing import Any
 
 import models.data
-from models.calibrate import BLOCK_FPR, BLOCK_PRECISION, PRECISION_TARGETS, REVIEW_FPR
+from models.calibrate import (
+    BLOCK_FPR,
+    BLOCK_PRECISION,
+    MIN_GROUP_POSITIVES,
+    MIN_GROUP_RECALL,
+    PRECISION_TARGETS,
+    REVIEW_FPR,
+)
 from models.data import LABELS
 from models.evaluate import DEFAULT_BLOCK, Report, shortfall
 
@@ -260,26 +267,98 @@ def _data(report: Report) -> list[str]:
     return out
 
 
+def _systems(report: Report) -> list[tuple[str, dict[str, Any]]]:
+    """(name, points) of each system the card judges: the fast tier, the cascade, the encoder.
+
+    points: ``review``, ``block`` (label → threshold), ``in_file`` (labels whose block point the
+    file names) and ``script_points`` (group → review/block), as the classifier applies them.
+    """
+    out: list[tuple[str, dict[str, Any]]] = []
+    fast = next((m for m in report.models if m["tier"] == "fast"), None)
+    for m in report.models:
+        points = {
+            "review": m["review"],
+            "block": m["block"],
+            "in_file": set(m["block_in_file"]),
+            "script_points": m.get("script_points") or {},
+        }
+        cascade = m.get("cascade")
+        if (
+            m["tier"] == "encoder"
+            and cascade
+            and fast
+            and cascade.get("fast_sha256") == fast["sha256"]
+        ):
+            review = {k: float(v) for k, v in cascade["thresholds"].items()}
+            block = {
+                k: max(float(cascade["block_thresholds"].get(k, DEFAULT_BLOCK)), review[k])
+                for k in review
+            }
+            out.append(
+                (
+                    "cascade",
+                    {
+                        "review": review,
+                        "block": block,
+                        "in_file": set(cascade["block_thresholds"]),
+                        "script_points": cascade.get("script_points") or {},
+                    },
+                )
+            )
+            out.append(("encoder alone", points))
+        else:
+            out.append((m["tier"], points))
+    return out
+
+
 def _points(report: Report) -> list[str]:
     out = ["## Operating points", ""]
+    systems = _systems(report)
     header = ["label"]
-    for m in report.models:
-        header += [f"{m['tier']} review", f"{m['tier']} block"]
+    for name, _ in systems:
+        header += [f"{name} review", f"{name} block"]
     rows = []
     for label in LABELS:
         row = [label]
-        for m in report.models:
-            mark = "" if label in m["block_in_file"] else " (default)"
-            row += [_f(m["review"][label], 3), _f(m["block"][label], 3) + mark]
+        for _, pts in systems:
+            mark = "" if label in pts["in_file"] else " (default)"
+            row += [_f(pts["review"][label], 3), _f(pts["block"][label], 3) + mark]
         rows.append(row)
     out += _table(header, rows)
     out += [
         "",
-        "Thresholds are read from each model file's metadata. `(default)`: the file names no "
+        "Thresholds are read from the model files' metadata. `(default)`: the file names no "
         f"block point for that label, so the classifier's default ({DEFAULT_BLOCK}) applies. "
-        "The cascade flags at the fast model's points: encoder scores are mapped onto that "
-        "scale first. The encoder's own points apply to the *encoder alone* rows.",
+        "The cascade's points are its own, calibrated on the blended dev scores of this pair of "
+        "files (stored in the encoder file with the fast file's sha256); the encoder's own "
+        "points apply to the *encoder alone* rows.",
         "",
+    ]
+    grouped = [(name, pts) for name, pts in systems if pts["script_points"]]
+    if grouped:
+        out += [
+            "Per script group (`streams/calibration.py`): rows in Han script (Chinese) or Hangul "
+            "(Korean) are judged at their own group's points where its dev data could "
+            "calibrate them; the classifier maps their scores onto the points above, so every "
+            "figure below is at the point the service applies. A label not listed for a group "
+            "keeps the shared point.",
+            "",
+        ]
+        rows = []
+        for name, pts in grouped:
+            for group, entry in sorted(pts["script_points"].items()):
+                for label in LABELS:
+                    review = entry.get("thresholds", {}).get(label)
+                    if review is None or (
+                        review == pts["review"][label]
+                        and entry.get("block_thresholds", {}).get(label) == pts["block"][label]
+                    ):
+                        continue
+                    block = entry.get("block_thresholds", {}).get(label)
+                    rows.append([name, group, label, _f(review, 3), _f(block, 3)])
+        out += _table(["system", "script group", "label", "review", "block"], rows)
+        out.append("")
+    out += [
         "How `models.calibrate` chooses them on dev: **review** is the lowest threshold at which "
         "at most the label's share of each language's general-domain benign dev text is "
         "flagged ("
@@ -289,7 +368,10 @@ def _points(report: Report) -> list[str]:
         + ", ".join(f"{k} {v:.2f}" for k, v in PRECISION_TARGETS.items())
         + "; **block** is the lowest threshold at or above review with at most "
         + ", ".join(f"{k} {100 * v:.2f}%" for k, v in BLOCK_FPR.items())
-        + f" per language and precision {BLOCK_PRECISION:.2f}. A text is *offensive* when "
+        + f" per language and precision {BLOCK_PRECISION:.2f}. A script group's points follow "
+        "the same rules on its own rows; a group keeps the shared point for a label with fewer "
+        f"than {MIN_GROUP_POSITIVES} dev positives or whose own point misses its precision "
+        f"target or reaches it below recall {MIN_GROUP_RECALL:.2f}. A text is *offensive* when "
         "`toxic` or `hate` is flagged.",
         "",
     ]

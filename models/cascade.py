@@ -131,7 +131,9 @@ def blend(
     return final.astype(np.float32), routed
 
 
-def calibrate_cascade(low: float, high: float, weight: float = WEIGHT) -> dict[str, object]:
+def calibrate_cascade(
+    low: float, high: float, weight: float = WEIGHT, data_dir: Path | None = None
+) -> dict[str, object]:
     """The cascade's operating points on the calibration dev rows, written into the encoder file.
 
     Same rules as each tier's own (:mod:`models.calibrate`), applied to the blended scores the
@@ -139,14 +141,14 @@ def calibrate_cascade(low: float, high: float, weight: float = WEIGHT) -> dict[s
     """
     import orjson  # noqa: PLC0415
 
-    from models.accurate import write_metadata  # noqa: PLC0415
     from models.data import LABELS, build_corpus  # noqa: PLC0415
     from models.encoder import ENCODER_PATH, calibration_rows  # noqa: PLC0415
     from models.export import BUILD_DIR, FAST_PATH  # noqa: PLC0415
-    from models.train import dev_operating_points  # noqa: PLC0415
+    from models.onnx_io import write_metadata  # noqa: PLC0415
+    from models.train import dev_operating_points, dev_script_points  # noqa: PLC0415
     from streams.model import META_PREFIX, load_model  # noqa: PLC0415
 
-    corpus = build_corpus(Path(__file__).resolve().parents[2] / "shared" / "data")
+    corpus = build_corpus(data_dir or Path(__file__).resolve().parents[2] / "shared" / "data")
     dev = calibration_rows([e for e in corpus.dev if e.dataset in corpus.datasets])
     fast_model = load_model(FAST_PATH)
     fast = fast_model.score([e.text[:1000] for e in dev])
@@ -154,6 +156,7 @@ def calibrate_cascade(low: float, high: float, weight: float = WEIGHT) -> dict[s
     final, routed = blend(fast, encoder, low, high, weight)
     print(f"cascade [{low}, {high}) weight {weight}: routed {routed.mean():.3f} of dev rows")
     points = dev_operating_points(final, dev)
+    script_points = dev_script_points(final, dev, points)
     entry: dict[str, object] = {
         "fast_sha256": fast_model.sha256,
         "low": low,
@@ -161,6 +164,7 @@ def calibrate_cascade(low: float, high: float, weight: float = WEIGHT) -> dict[s
         "weight": weight,
         "thresholds": {p.label: p.review.threshold for p in points},
         "block_thresholds": {p.label: p.block.threshold for p in points},
+        "script_points": script_points,
         "calibrated_on": f"{len(dev)} dev rows ({corpus.fingerprint})",
     }
     assert tuple(p.label for p in points) == LABELS

@@ -195,13 +195,14 @@ def build_encoder_model(
 
     import orjson  # noqa: PLC0415
 
-    from models.accurate import onnx_scores, quantise, timed, write_metadata  # noqa: PLC0415
     from models.data import LABELS, build_corpus  # noqa: PLC0415
     from models.e5 import MIT_NOTICE, PREFIX, build_encoder  # noqa: PLC0415
     from models.export import VERSION  # noqa: PLC0415
     from models.finetune import export_onnx, fine_tune  # noqa: PLC0415
+    from models.onnx_io import onnx_scores, quantise, timed, write_metadata  # noqa: PLC0415
     from models.train import (  # noqa: PLC0415
         dev_operating_points,
+        dev_script_points,
         label_matrix,
         sample_examples,
     )
@@ -259,6 +260,7 @@ def build_encoder_model(
     np.savez(BUILD_DIR / f"{stem}-dev-scores.npz", selection=result.dev_scores, int8=dev_scores)
     # the same rules as the fast model's: per-language benign FPR bounds and precision targets
     points = dev_operating_points(dev_scores, dev, log=log)
+    script_points = dev_script_points(dev_scores, dev, points, log=log)
     fingerprint = corpus.fingerprint if sample is None else f"{corpus.fingerprint}-sample{sample}"
     metadata = {
         "name": "flagstream-encoder",
@@ -266,6 +268,7 @@ def build_encoder_model(
         "labels": ",".join(LABELS),
         "thresholds": orjson.dumps({p.label: p.review.threshold for p in points}).decode(),
         "block_thresholds": orjson.dumps({p.label: p.block.threshold for p in points}).decode(),
+        "script_points": orjson.dumps(script_points).decode(),
         "data_fingerprint": fingerprint,
         "datasets": ",".join(corpus.datasets),
         "created_at": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),

@@ -226,13 +226,31 @@ def score_texts(
     classifier: Classifier | None,
     log: Callable[[str], None] | None = None,
 ) -> dict[str, Scored]:
-    """fast, and cascade when an encoder is configured, on ``texts``."""
-    review, block = dict(fast.thresholds), block_points(fast)
-    systems = {"fast": Scored("fast", fast.score(_clip(texts)), review, block)}
+    """fast, and cascade when an encoder is configured, on ``texts``.
+
+    Each system is what the service computes and judged at the points the service applies: the
+    fast tier alone (a :class:`Classifier` without an encoder: its own points, each script
+    group's mapped onto them) and the cascade (blended scores, the cascade's own points).
+    """
+    alone = Classifier(fast)
+    clipped = _clip(texts)
+    fast_scores = np.zeros((len(clipped), len(LABELS)), dtype=np.float32)
+    for i in range(0, len(clipped), 1024):
+        fast_scores[i : i + 1024] = alone.classify(clipped[i : i + 1024]).scores
+    systems = {"fast": Scored("fast", fast_scores, *_system_points(alone))}
     if classifier is not None and classifier.accurate is not None:
         scores, decided = cascade_scores(classifier, texts, log=log)
-        systems["cascade"] = Scored("cascade", scores, review, block, decided)
+        systems["cascade"] = Scored(
+            "cascade", scores, *_system_points(classifier), decided_by=decided
+        )
     return systems
+
+
+def _system_points(classifier: Classifier) -> tuple[dict[str, float], dict[str, float]]:
+    """The review and block points a classifier's scores are judged at (as the service does)."""
+    review = dict(classifier.thresholds)
+    block = {k: max(classifier.block_thresholds.get(k, DEFAULT_BLOCK), review[k]) for k in review}
+    return review, block
 
 
 def score_systems(
@@ -909,6 +927,8 @@ def model_info(tier: str, model: TextModel) -> dict[str, Any]:
         "review": dict(model.thresholds),
         "block": block_points(model),
         "block_in_file": sorted(model.block_thresholds),
+        "script_points": model.script_points,
+        "cascade": model.cascade,
     }
 
 

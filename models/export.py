@@ -28,6 +28,7 @@ def save_artefact(
     datasets: list[str],
     path: Path = FAST_ARTEFACT,
     block: dict[str, float] | None = None,
+    script_points: dict[str, dict[str, dict[str, float]]] | None = None,
 ) -> Path:
     """The training output that ``export`` turns into ONNX (kept out of git: models/build/)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -35,6 +36,7 @@ def save_artefact(
         "features": model.config.to_meta(),
         "thresholds": thresholds,
         "block_thresholds": block or {},
+        "script_points": script_points or {},
         "data_fingerprint": fingerprint,
         "datasets": datasets,
     }
@@ -79,6 +81,7 @@ def export_fast(
             "labels": ",".join(LABELS),
             "thresholds": orjson.dumps(meta["thresholds"]).decode(),
             "block_thresholds": orjson.dumps(meta.get("block_thresholds", {})).decode(),
+            "script_points": orjson.dumps(meta.get("script_points", {})).decode(),
             "data_fingerprint": str(meta["data_fingerprint"]),
             "datasets": ",".join(meta["datasets"]),  # type: ignore[arg-type]
             "created_at": created,

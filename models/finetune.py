@@ -26,8 +26,6 @@ if TYPE_CHECKING:
 
     import torch
 
-    from models.data import Example
-
 
 @dataclass(frozen=True, slots=True)
 class FineTuneConfig:
@@ -62,22 +60,6 @@ class FineTuneConfig:
     # 0): a run resumed from its checkpoint with stop_at at or below the saved step goes straight
     # to the best evaluation so far. For runs the machine cannot finish in the time there is.
     stop_at: int | None = None
-
-
-def select_training(
-    examples: Sequence[Example], cap_per_set: dict[str, int], seed: int = 0
-) -> list[Example]:
-    """A deterministic subsample: at most ``cap_per_set[name]`` rows of each named set."""
-    rng = np.random.default_rng(seed)
-    out: list[Example] = []
-    for name in sorted({e.dataset for e in examples}):
-        rows = [e for e in examples if e.dataset == name]
-        cap = cap_per_set.get(name)
-        if cap is not None and len(rows) > cap:
-            keep = np.sort(rng.permutation(len(rows))[:cap])
-            rows = [rows[int(i)] for i in keep]
-        out.extend(rows)
-    return out
 
 
 def bucketed_batches(

@@ -8,7 +8,13 @@ from pathlib import Path
 
 import numpy as np
 
-from models.calibrate import OperatingPoint, flagged_share, operating_points
+from models.calibrate import (
+    OperatingPoint,
+    flagged_share,
+    operating_points,
+    points_entry,
+    script_operating_points,
+)
 from models.data import LABELS, Corpus, Example, build_corpus, hash_split, normalise
 from models.export import FAST_ARTEFACT, save_artefact
 from models.fast import LinearModel, train_linear
@@ -98,17 +104,48 @@ def train_fast(
         seed=seed,
         log=log,
     )
+    fingerprint = corpus.fingerprint if sample is None else f"{corpus.fingerprint}-sample{sample}"
+    points = calibrate_artefact(model, dev, fingerprint, list(corpus.datasets), artefact, log=log)
+    return TrainResult(model, points, corpus, time.perf_counter() - start)
+
+
+def calibrate_artefact(
+    model: LinearModel,
+    dev: list[Example],
+    fingerprint: str,
+    datasets: list[str],
+    artefact: Path = FAST_ARTEFACT,
+    *,
+    log: bool = True,
+) -> list[OperatingPoint]:
+    """Score ``dev``, choose the operating points (and each script group's), save the artefact."""
     dev_scores = model.predict([e.text for e in dev])
     points = dev_operating_points(dev_scores, dev, log=log)
     save_artefact(
         model,
         {p.label: p.review.threshold for p in points},
-        corpus.fingerprint if sample is None else f"{corpus.fingerprint}-sample{sample}",
-        list(corpus.datasets),
+        fingerprint,
+        datasets,
         artefact,
         block={p.label: p.block.threshold for p in points},
+        script_points=dev_script_points(dev_scores, dev, points, log=log),
     )
-    return TrainResult(model, points, corpus, time.perf_counter() - start)
+    return points
+
+
+def recalibrate_fast(data_dir: Path, artefact: Path = FAST_ARTEFACT, *, log: bool = True) -> None:
+    """Re-choose a trained fast model's operating points on today's rules, without retraining."""
+    from models.export import load_artefact  # noqa: PLC0415
+
+    model, meta = load_artefact(artefact)
+    corpus = build_corpus(data_dir)
+    if str(meta["data_fingerprint"]) != corpus.fingerprint:
+        raise RuntimeError(
+            f"{artefact} was trained on corpus {meta['data_fingerprint']}, the data is now "
+            f"{corpus.fingerprint}: retrain (`flagstream model train`) instead"
+        )
+    dev = [e for e in corpus.dev if e.dataset in corpus.datasets]
+    calibrate_artefact(model, dev, corpus.fingerprint, list(corpus.datasets), artefact, log=log)
 
 
 def dev_operating_points(
@@ -138,3 +175,42 @@ def dev_operating_points(
             share = flagged_share(dev_scores[general], cut, langs[general])
             print(f"  {kind}: general benign dev flagged per language {share}")
     return points
+
+
+def dev_script_points(
+    dev_scores: np.ndarray,
+    dev: list[Example],
+    points: list[OperatingPoint],
+    *,
+    log: bool = True,
+) -> dict[str, dict[str, dict[str, float]]]:
+    """Each script group's own points on its dev rows (see :mod:`streams.calibration`), printed."""
+    from streams.language import script_group  # noqa: PLC0415
+
+    general = np.array([e.general_benign for e in dev], dtype=bool)
+    langs = np.array([e.lang for e in dev])
+    scripts = np.array([script_group(e.text) for e in dev])
+    chosen = script_operating_points(
+        dev_scores,
+        label_matrix(dev),
+        LABELS,
+        np.array([e.dataset for e in dev]),
+        general,
+        langs,
+        scripts,
+        points,
+    )
+    if log:
+        for group, pts in chosen.items():
+            rows = scripts == group
+            for p in pts:
+                print(
+                    f"  {group} {p.label}: review {p.review.threshold:.3f} (precision "
+                    f"{p.review.precision:.3f} recall {p.review.recall:.3f}), block "
+                    f"{p.block.threshold:.3f} (precision {p.block.precision:.3f})"
+                )
+            for kind in ("review", "block"):
+                cut = np.array([getattr(p, kind).threshold for p in pts], dtype=np.float32)
+                share = flagged_share(dev_scores[rows & general], cut, langs[rows & general])
+                print(f"  {group} {kind}: general benign dev flagged per language {share}")
+    return {group: points_entry(pts) for group, pts in chosen.items()}

@@ -22,6 +22,10 @@ and band (``models/cascade.py``, stored in the encoder file's metadata with the 
 sha256). A pair without them (another fast model, test fixtures) falls back to mapping the
 encoder's probabilities onto the fast model's scale piecewise linearly through both operating
 points, and the encoder's scores decide routed rows.
+
+Last, each row's scores are mapped from its script group's operating points onto the ones above
+(:mod:`streams.calibration`): Chinese and Korean text is judged at points calibrated on Chinese
+and Korean dev text, on the one scale the policy and the flagged events use.
 """
 
 from __future__ import annotations
@@ -30,11 +34,12 @@ import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
+from streams.calibration import ScriptCalibration
 from streams.errors import ModelError
 from streams.language import reads_as
 from streams.metrics import DECIDERS
@@ -156,17 +161,28 @@ class Classifier:
         # judged at the system's thresholds. Without them (another fast model, an old file),
         # the encoder's scores are aligned onto the fast model's scale and decide routed rows.
         self.weight: float | None = None
+        script_points: dict[str, Any] = dict(fast.script_points)
         points = accurate.cascade if accurate is not None else None
         if points is not None and points.get("fast_sha256") == fast.sha256:
             self.weight = float(points["weight"])
             self.thresholds = {k: float(points["thresholds"][k]) for k in self.labels}
             self.block_thresholds = {k: float(points["block_thresholds"][k]) for k in self.labels}
+            script_points = dict(points.get("script_points", {}))
         self.max_text_chars = max_text_chars
         self.cascade_low = cascade_low
         self.cascade_high = cascade_high
         self.governor = EncoderGovernor(cascade_max_busy)
         self._fast_t = self._points(fast)
         self._acc_t = self._points(accurate) if accurate is not None else self._fast_t
+        # each script group's own operating points, as a map onto the thresholds above
+        review = np.array([self.thresholds[k] for k in self.labels], dtype=np.float32)
+        block = np.array(
+            [max(self.block_thresholds.get(k, 0.99), self.thresholds[k]) for k in self.labels],
+            dtype=np.float32,
+        )
+        self.scripts = ScriptCalibration(
+            self.labels, review, np.maximum(block, review + 1e-3), script_points
+        )
         # a model that names no languages reads every text
         self._languages = (
             accurate.languages if accurate is not None and any(accurate.languages) else None
@@ -203,12 +219,13 @@ class Classifier:
         limit = self.max_text_chars
         # U+0000 reads as a space in both tiers (the encoder's tokenizer would drop it and join
         # the words around it; the fast front end separates rows with it)
-        clipped = [
-            (t if len(t) <= limit else t[:limit]).replace("\x00", " ")
-            if "\x00" in t
-            else (t if len(t) <= limit else t[:limit])
-            for t in texts
-        ]
+        clipped = [t if len(t) <= limit else t[:limit] for t in texts]
+        clipped = [t.replace("\x00", " ") if "\x00" in t else t for t in clipped]
+        out = self._score(clipped)
+        self.scripts.apply(clipped, out.scores)
+        return out
+
+    def _score(self, clipped: list[str]) -> BatchScores:
         start = time.perf_counter()
         scores = self.fast.score(clipped)
         fast_seconds = time.perf_counter() - start

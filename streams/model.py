@@ -73,6 +73,7 @@ class TextModel:
         "metadata",
         "name",
         "path",
+        "script_points",
         "sha256",
         "thresholds",
         "version",
@@ -119,6 +120,12 @@ class TextModel:
             self.block_thresholds = {k: float(v) for k, v in block.items() if k in self.labels}
         except (orjson.JSONDecodeError, TypeError, ValueError, AttributeError) as exc:
             raise ModelError(f"{path}: invalid block_thresholds metadata ({exc}); {_FIX}") from None
+        try:  # optional: per-script-group operating points (streams/calibration.py)
+            self.script_points: dict[str, dict[str, dict[str, float]]] = _script_points(
+                orjson.loads(self.metadata.get("script_points", "{}"))
+            )
+        except (orjson.JSONDecodeError, TypeError, ValueError, AttributeError) as exc:
+            raise ModelError(f"{path}: invalid script_points metadata ({exc}); {_FIX}") from None
         try:  # an encoder tier's calibrated cascade points (models/cascade.py), if any
             self.cascade: dict[str, Any] | None = (
                 orjson.loads(self.metadata["cascade"]) if "cascade" in self.metadata else None
@@ -210,6 +217,19 @@ class TextModel:
 
     def __repr__(self) -> str:
         return f"TextModel({self.name} {self.version}, {self.path}, sha256={self.sha256[:12]})"
+
+
+def _script_points(raw: Any) -> dict[str, dict[str, dict[str, float]]]:
+    """``{group: {"thresholds": {label: t}, "block_thresholds": {label: t}}}``, validated."""
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for group, entry in dict(raw).items():
+        out[str(group)] = {}
+        for kind in ("thresholds", "block_thresholds"):
+            values = {str(k): float(v) for k, v in dict(entry.get(kind, {})).items()}
+            if any(not 0.0 <= v <= 1.0 for v in values.values()):
+                raise ValueError(f"group {group!r} {kind} outside 0..1")
+            out[str(group)][kind] = values
+    return out
 
 
 def load_model(path: Path, *, threads: int = 1) -> TextModel:

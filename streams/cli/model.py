@@ -89,6 +89,28 @@ def train(
         # like the fast model, a sample build never overwrites the shipped file
         target = BUILD_DIR / "flagstream-encoder.sample.onnx" if sample else ENCODER_PATH
         click.echo(f"built {build_encoder_model(data_dir, seed=seed, sample=sample, out=target)}")
+    if not variant and do_export:
+        _recalibrate_cascade(data_dir)
+
+
+def _recalibrate_cascade(data_dir: Path) -> None:
+    """The cascade's points belong to one pair of files: choose them again after either changed."""
+    from models.cascade import calibrate_cascade  # noqa: PLC0415
+    from models.encoder import ENCODER_PATH  # noqa: PLC0415
+    from models.export import BUILD_DIR  # noqa: PLC0415
+    from streams.settings import CASCADE_HIGH, CASCADE_LOW  # noqa: PLC0415
+
+    scores = BUILD_DIR / f"{ENCODER_PATH.stem}-dev-scores.npz"
+    if not scores.exists() or not ENCODER_PATH.exists():
+        click.echo(
+            f"cascade points NOT recalibrated: {scores} is missing (the encoder build writes it: "
+            "`flagstream model train --no-fast --encoder`); the worker falls back to aligned "
+            "scores until then",
+            err=True,
+        )
+        return
+    entry = calibrate_cascade(CASCADE_LOW, CASCADE_HIGH, data_dir=data_dir)
+    click.echo(f"cascade points written into {ENCODER_PATH}: {entry['thresholds']}")
 
 
 @model.command()
@@ -103,6 +125,40 @@ def export(out: Path | None) -> None:
     from models.export import FAST_PATH, export_fast  # noqa: PLC0415 - training deps load only when run
 
     click.echo(f"exported {export_fast(out=out or FAST_PATH)}")
+
+
+@model.command()
+@data_dir_option
+@click.option(
+    "--cascade/--no-cascade",
+    default=True,
+    show_default=True,
+    help="Also recalibrate the cascade's points (needs the encoder build's dev scores in "
+    "models/build/, written by `model train --no-fast --encoder`).",
+)
+def calibrate(data_dir: Path, cascade: bool) -> None:
+    """Re-choose the operating points of the trained models on dev, without retraining.
+
+    The fast model's review and block points and each script group's (streams/calibration.py)
+    are chosen again on every dev row from its training artefact (models/build/fast-linear.npz)
+    and the shipped file is re-exported; then the cascade's, on the calibration rows, from the
+    encoder's saved int8 dev scores. Run it after changing the rules in models/calibrate.py.
+    """
+    from models.export import FAST_ARTEFACT, FAST_PATH, export_fast  # noqa: PLC0415
+    from models.train import recalibrate_fast  # noqa: PLC0415 - training deps load only when run
+
+    if not FAST_ARTEFACT.exists():
+        raise click.ClickException(
+            f"{FAST_ARTEFACT} is missing: the fast model's training artefact is built by "
+            "`flagstream model train` (it is not in git)"
+        )
+    try:
+        recalibrate_fast(data_dir, FAST_ARTEFACT)
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"exported {export_fast(FAST_ARTEFACT, out=FAST_PATH)}")
+    if cascade:
+        _recalibrate_cascade(data_dir)
 
 
 @model.command()

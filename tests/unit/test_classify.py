@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import onnx
+import orjson
 import pytest
 
 from streams.classify import (
@@ -16,7 +18,7 @@ from streams.classify import (
     EncoderGovernor,
 )
 from streams.errors import ModelError
-from streams.model import LABELS, TextModel, load_model
+from streams.model import LABELS, META_PREFIX, TextModel, load_model
 from streams.settings import DEFAULT_ENCODER_PATH, DEFAULT_MODEL_PATH, Settings
 
 FIXTURES = Path(__file__).resolve().parents[1] / "models" / "fixtures"
@@ -213,3 +215,31 @@ def test_default_settings_use_the_shipped_models() -> None:
 @pytest.mark.parametrize("off", ["", "none", "OFF"])
 def test_the_encoder_tier_can_be_turned_off(off: str) -> None:
     assert Settings(accurate_model_path=off).accurate_model_path is None
+
+
+def _with_script_points(tmp_path: Path, name: str, points: object) -> TextModel:
+    """A copy of fixture ``name`` whose metadata carries ``points`` as its script_points."""
+    proto = onnx.load(str(FIXTURES / f"{name}.onnx"))
+    entry = proto.metadata_props.add()
+    entry.key, entry.value = META_PREFIX + "script_points", orjson.dumps(points).decode()
+    out = tmp_path / f"{name}-scripts.onnx"
+    onnx.save(proto, str(out))
+    return load_model(out)
+
+
+def test_a_script_groups_own_points_decide_its_rows(tmp_path: Path) -> None:
+    # every score is 0.5, below the review point 0.6; Chinese text has its own point 0.4
+    fast = _with_script_points(
+        tmp_path, "half-t06", {"han": {"thresholds": dict.fromkeys(LABELS, 0.4)}}
+    )
+    clf = Classifier(fast)
+    out = clf.classify(["plain english", "中文的句子", "한국어 문장"])
+    review = np.array([clf.thresholds[k] for k in LABELS])
+    assert (out.scores[0] < review).all()
+    assert (out.scores[1] >= review).all()  # mapped above the one review point the policy uses
+    assert (out.scores[2] < review).all()  # Korean has no points of its own: the default
+
+
+def test_bad_script_points_are_a_model_error(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="script_points"):
+        _with_script_points(tmp_path, "half", {"han": {"thresholds": {"toxic": 7}}})

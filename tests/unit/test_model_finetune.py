@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from models.data import Example
-from models.finetune import bucketed_batches, lr_factor, pos_weights, select_training
+from models.finetune import bucketed_batches, lr_factor, pos_weights
+from models.train import cap_sets
 from streams.model import pad_rows
 
 
@@ -24,14 +25,14 @@ def _examples(counts: dict[str, int]) -> list[Example]:
     ]
 
 
-def test_select_training_caps_large_sets_and_keeps_small_ones() -> None:
+def test_cap_sets_caps_large_sets_and_keeps_small_ones() -> None:
     rows = _examples({"davidson": 500, "sms": 40})
-    picked = select_training(rows, {"davidson": 100}, seed=0)
+    picked = cap_sets(rows, {"davidson": 100}, seed=0)
     by_set = {name: [e for e in picked if e.dataset == name] for name in ("davidson", "sms")}
     assert len(by_set["davidson"]) == 100
     assert len(by_set["sms"]) == 40
-    assert [e.text for e in picked] == [e.text for e in select_training(rows, {"davidson": 100})]
-    other = select_training(rows, {"davidson": 100}, seed=1)
+    assert [e.text for e in picked] == [e.text for e in cap_sets(rows, {"davidson": 100}, seed=0)]
+    other = cap_sets(rows, {"davidson": 100}, seed=1)
     assert [e.text for e in other] != [e.text for e in picked]
 
 

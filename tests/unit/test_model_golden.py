@@ -36,16 +36,8 @@ GOLDEN: list[tuple[str, str, set[str], set[str] | None] | object] = [
         ADS,
     ),
     ("zh", "今天天气很好，我们去公园散步吧。", set(), None),
-    pytest.param(
-        "zh",
-        "你他妈的就是个傻逼，滚",
-        {"toxic"},
-        ABUSE,
-        # a known gap of the default operating point, not a pass: the toxic review point is
-        # set by English everyday text (<= 0.3% flagged), which costs Chinese and Korean
-        # recall; models/CARD.md. Strict: when it is caught again, this fails and goes back.
-        marks=pytest.mark.xfail(strict=True, reason="toxic review point too strict for zh"),
-    ),
+    # judged at the Chinese (Han script) operating points (streams/calibration.py)
+    ("zh", "你他妈的就是个傻逼，滚", {"toxic"}, ABUSE),
     ("de", "Vielen Dank für die schnelle Antwort, bis morgen!", set(), None),
     ("de", "Du bist ein dummes Arschloch und ein Vollidiot", {"toxic"}, ABUSE),
     ("ko", "오늘 날씨가 정말 좋네요. 좋은 하루 보내세요!", set(), None),
@@ -54,9 +46,10 @@ GOLDEN: list[tuple[str, str, set[str], set[str] | None] | object] = [
         "이 병신 새끼야 꺼져",
         {"toxic"},
         ABUSE,
-        # a known gap of the default operating point, not a pass: the toxic review point is
-        # set by English everyday text (<= 0.3% flagged), which costs Chinese and Korean
-        # recall; models/CARD.md. Strict: when it is caught again, this fails and goes back.
+        # a known gap, not a pass: Korean keeps the shared toxic review point (its own dev
+        # sets reach the precision target only at the very top of the scale, so
+        # models/calibrate.py gives Hangul no toxic point of its own); models/CARD.md.
+        # Strict: when it is caught, this fails and goes back.
         marks=pytest.mark.xfail(strict=True, reason="toxic review point too strict for ko"),
     ),
     ("ru", "Привет! Как дела? Увидимся завтра.", set(), None),

@@ -1,8 +1,4 @@
-"""ONNX helpers of the encoder tier's build: quantise, score a graph, write flagstream metadata.
-
-(The English MiniLM accurate model that used to be built here was replaced by the multilingual
-encoder tier, :mod:`models.encoder`.)
-"""
+"""ONNX helpers of the encoder tier's build: quantise, score a graph, write flagstream metadata."""
 
 from __future__ import annotations
 
