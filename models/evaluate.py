@@ -593,8 +593,8 @@ BENCHMARKS: tuple[tuple[str, str, str, str, str, str, float], ...] = (
     ("OLID test", "macro-F1, offensive = toxic or hate", "olid", "toxic", "offensive", "macro_f1", 0.75),
     ("TweetEval hate test", "macro-F1 (hate)", "tweeteval_hate", "hate", "hate", "macro_f1", 0.62),
     ("COLD dev (our cold test)", "accuracy, offensive = toxic or hate", "cold", "toxic", "offensive", "accuracy", 0.88),
-    ("UCI SMS spam test", "F1 (spam label)", "sms", "spam", "spam", "f1", 0.95),
-    ("YouTube spam test", "F1 (spam label)", "youtube_spam", "spam", "spam", "f1", 0.95),
+    ("UCI SMS spam test", "F1, spam = spam or scam", "sms", "spam", "unwanted", "f1", 0.95),
+    ("YouTube spam test", "F1, spam = spam or scam", "youtube_spam", "spam", "unwanted", "f1", 0.95),
     ("Mendeley smishing test", "F1 (scam label)", "mendeley_smish", "scam", "scam", "f1", 0.93),
 )  # fmt: skip
 
@@ -613,9 +613,11 @@ def statistic(stat: str, y: Flags, pred: Flags) -> float:
 def benchmark_targets(test: Sequence[Example], systems: dict[str, Scored]) -> list[dict[str, Any]]:
     """The issue's benchmark targets on the test splits, with today's label semantics.
 
-    Rows where the gold label is unknown are left out (a hate positive has toxic unknown, a
-    UCI spam text scam unknown); scam and spam are exclusive, so a UCI spam text flagged
-    ``scam`` only is a missed spam.
+    Rows where the gold label is unknown are left out (a hate positive has toxic unknown).
+    UCI's and YouTube's *spam* class is every unwanted message, fraud included, where our labels
+    split it into ``spam`` (promotion) and ``scam`` (fraud), exclusive of each other: a text of
+    that class is caught when either is flagged (``unwanted``); a prize-claim SMS flagged
+    ``scam`` is right, not a missed spam.
     """
     out = []
     for name, metric, dataset, gold, ours, stat, goal in BENCHMARKS:
@@ -625,7 +627,13 @@ def benchmark_targets(test: Sequence[Example], systems: dict[str, Scored]) -> li
                 out.append(_target(name, metric, system, None, goal, ">=", 0))
                 continue
             y = _column(test, rows, gold)
-            pred = s.offensive()[rows] if ours == "offensive" else s.flags()[rows, _J[ours]]
+            if ours == "offensive":
+                pred = s.offensive()[rows]
+            elif ours == "unwanted":
+                flags = s.flags()[rows]
+                pred = np.asarray(flags[:, _J["spam"]] | flags[:, _J["scam"]], dtype=bool)
+            else:
+                pred = s.flags()[rows, _J[ours]]
             value = statistic(stat, y, pred)
             out.append(_target(name, metric, system, value, goal, ">=", len(rows)))
     return out

@@ -67,9 +67,9 @@ def _pct(value: float) -> str:
     return f"{100 * value:.2f}%"
 
 
+# benchmarks whose positives may be flagged under the sibling label only (a miss there); UCI's
+# and YouTube's spam class is judged as spam or scam, so they have no sibling to miss by
 SIBLING_SETS = {
-    "UCI SMS spam test": ("sms", "spam"),
-    "YouTube spam test": ("youtube_spam", "spam"),
     "Mendeley smishing test": ("mendeley_smish", "scam"),
     "TweetEval hate test": ("tweeteval_hate", "hate"),
 }

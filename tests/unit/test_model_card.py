@@ -89,18 +89,28 @@ def test_cap_per_set_is_stable_and_caps_each_set() -> None:
     assert cap_per_set(rows, None) == rows
 
 
-def test_scam_flag_on_uci_spam_is_a_missed_spam() -> None:
-    # UCI spam rows: spam 1, scam unknown; the model calls the second one scam only
-    test = [_ex([1, -1, 0, 0]), _ex([1, -1, 0, 0]), _ex([0, 0, 0, 0]), _ex([0, 0, 0, 0])]
-    s = _scored([[0.9, 0, 0, 0], [0.1, 0.9, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]])
+def test_uci_spam_is_caught_as_spam_or_scam() -> None:
+    # UCI spam rows: spam 1, scam unknown (UCI's class holds fraud too); the model calls the
+    # second one scam only, which is right under exclusive labels; the third is missed
+    test = [
+        _ex([1, -1, 0, 0]),
+        _ex([1, -1, 0, 0]),
+        _ex([1, -1, 0, 0]),
+        _ex([0, 0, 0, 0]),
+        _ex([0, 0, 0, 0]),
+    ]
+    s = _scored([[0.9, 0, 0, 0], [0.1, 0.9, 0, 0], [0, 0, 0, 0], [0, 0.9, 0, 0], [0, 0, 0, 0]])
     (sms,) = [t for t in benchmark_targets(test, {"fast": s}) if t["target"] == "UCI SMS spam test"]
-    assert sms["n"] == 4
+    assert sms["n"] == 5
+    # flagged spam-or-scam: rows 0, 1 and the benign row 3 -> precision 2/3, recall 2/3
     assert sms["value"] == pytest.approx(
-        prf(np.array([1, 1, 0, 0], bool), np.array([1, 0, 0, 0], bool))[2]
+        prf(np.array([1, 1, 1, 0, 0], bool), np.array([1, 1, 0, 1, 0], bool))[2]
     )
+    assert sms["value"] == pytest.approx(2 / 3)
     assert sms["met"] is False
+    # the confusion table still shows which label caught it
     (conf,) = [c for c in confusion_table(test, {"fast": s}) if c["label"] == "spam"]
-    assert (conf["positives"], conf["caught"], conf["sibling_only"]) == (2, 1, 1)
+    assert (conf["positives"], conf["caught"], conf["sibling_only"]) == (3, 1, 1)
 
 
 def test_offensive_targets_count_hate_flags_and_skip_unknown_gold() -> None:
