@@ -22,7 +22,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 KAFKA_SCRIPT = REPO_ROOT / "deploy" / "local" / "kafka"
 INTEGRATION_DIR = Path(__file__).resolve().parent
 
-# deploy/local/kafka waits up to 90 s for the broker itself; the rest covers its lock and
+# deploy/local/kafka waits up to 150 s for the broker itself; the rest covers its lock and
 # a first run that still has to fetch the jars from Maven Central.
 UP_TIMEOUT_S = 300.0
 DOWN_TIMEOUT_S = 90.0
