@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO
 
 import click
 import orjson
@@ -18,20 +18,19 @@ from streams.policy import ACTION_NAMES
 BATCH = 256
 
 
-def _records(stream: TextIO) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
-    """(line number, record or None, error or None) for every non-blank line."""
-    for number, line in enumerate(stream, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            yield number, None, f"line {number}: not JSON ({exc})"
-            continue
-        if not isinstance(record, dict) or not isinstance(record.get("text"), str):
-            yield number, None, f"line {number}: needs a JSON object with a string 'text'"
-            continue
-        yield number, record, None
+# one input line: (line number, record to classify or None, error line to write or None)
+Item = tuple[int, dict[str, Any] | None, dict[str, Any] | None]
+
+
+def _json_type(value: Any) -> str:
+    """JSON's name for the type of a parsed value ('array', not Python's 'list')."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    return {dict: "object", list: "array", str: "string"}.get(type(value), type(value).__name__)
 
 
 def _id_field(record: dict[str, Any]) -> tuple[str, Any]:
@@ -41,18 +40,74 @@ def _id_field(record: dict[str, Any]) -> tuple[str, Any]:
     return "id", None
 
 
+def _error(number: int, message: str, record: Any = None) -> dict[str, Any]:
+    """The error line for input line ``number``, with its id when the line has one."""
+    row: dict[str, Any] = {}
+    if isinstance(record, dict):
+        name, value = _id_field(record)
+        if value is not None:
+            row[name] = value
+    row["line"] = number
+    row["error"] = f"line {number}: {message}"
+    return row
+
+
+def _readable_part(line: bytes) -> Any:
+    """The line parsed with undecodable bytes replaced: only to echo its id, never classified."""
+    try:
+        return orjson.loads(line.decode("utf-8", errors="replace"))
+    except orjson.JSONDecodeError:
+        return None
+
+
+def _records(stream: BinaryIO) -> Iterator[Item]:
+    """One item for every non-blank line; a bad line never stops the lines after it."""
+    for number, line in enumerate(stream, start=1):
+        if not line.strip():
+            continue
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            bad = line[exc.start : exc.start + 1].hex()
+            message = (
+                f"not UTF-8 (byte 0x{bad} at offset {exc.start}); write the file as UTF-8 "
+                "(e.g. iconv -f <its encoding> -t UTF-8)"
+            )
+            yield number, None, _error(number, message, _readable_part(line))
+            continue
+        try:
+            record = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            yield number, None, _error(number, f"not JSON ({exc}); write one JSON object per line")
+            continue
+        if not isinstance(record, dict):
+            message = f"a JSON {_json_type(record)}, not an object; write one object per line"
+            yield number, None, _error(number, message)
+            continue
+        if not isinstance(record.get("text"), str):
+            if "text" in record:
+                message = f"'text' must be a string, not a JSON {_json_type(record['text'])}"
+            else:
+                message = "no 'text' field; add the text to classify as 'text'"
+            yield number, None, _error(number, message, record)
+            continue
+        yield number, record, None
+
+
 @click.command()
 @config_option
-@click.argument("source", type=click.File("r", encoding="utf-8"), default="-")
+# bytes, not text: one line that is not UTF-8 must not stop the decoding of the others
+@click.argument("source", type=click.File("rb"), default="-")
 @model_options
 def classify(
-    config_file: Path | None, source: TextIO, model_path: Path | None, policy_path: Path | None
+    config_file: Path | None, source: BinaryIO, model_path: Path | None, policy_path: Path | None
 ) -> None:
     """Classify JSONL lines with a 'text' (and 'event_id' or 'id') from SOURCE or stdin.
 
     Writes one JSON line per input line, with the same id, the per-label 'scores', the 'labels'
-    over threshold and the policy's 'action'. A line that cannot be read gets an 'error' line and
-    the exit status is 1.
+    over threshold and the policy's 'action'. A line that cannot be classified (not UTF-8, not
+    JSON, no string 'text') gets an 'error' line instead, with its id when one can be read, and
+    the same message on stderr; the other lines are still classified and the exit status is 1.
     """
     settings = settings_from_cli(config_file, model_path=model_path, policy_path=policy_path)
     try:
@@ -62,16 +117,16 @@ def classify(
     labels = pipeline.labels
     out = sys.stdout.buffer
     errors = 0
-    pending: list[tuple[int, dict[str, Any] | None, str | None]] = []
+    pending: list[Item] = []
 
     def flush() -> None:
         good = [(n, r) for n, r, e in pending if r is not None]
         scored = pipeline.classifier.classify([r["text"] for _, r in good]) if good else None
         decisions = pipeline.policy.decide(scored.scores) if scored is not None else None
         k = 0
-        for number, record, error in pending:
+        for _number, record, error in pending:
             if record is None:
-                out.write(orjson.dumps({"line": number, "error": error}) + b"\n")
+                out.write(orjson.dumps(error) + b"\n")
                 continue
             assert scored is not None
             assert decisions is not None
@@ -96,7 +151,7 @@ def classify(
     for item in _records(source):
         if item[2] is not None:
             errors += 1
-            click.echo(item[2], err=True)
+            click.echo(item[2]["error"], err=True)
         pending.append(item)
         if len(pending) >= BATCH:
             flush()
