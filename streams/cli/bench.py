@@ -16,7 +16,14 @@ import click
 @click.option("--full", "mode", flag_value="full", help="N=1,000,000, 30 s per offered load.")
 @click.option("--smoke", "mode", flag_value="smoke", help="N=2,000, one 3 s latency point (CI).")
 @click.option("--events", "-n", type=click.IntRange(100), help="Events to preload (N).")
-@click.option("--partitions", "-p", type=click.IntRange(1, 64), default=4, show_default=True)
+@click.option(
+    "--partitions",
+    "-p",
+    type=click.IntRange(1, 64),
+    default=4,
+    show_default=True,
+    help="Partitions of every topic the run creates (input, flagged, dead-letter).",
+)
 @click.option("--rates", help="Offered loads, events/s, comma separated (default 1000,5000,10000).")
 @click.option("--latency-seconds", type=click.FloatRange(1, 600), help="Window per offered load.")
 @click.option(

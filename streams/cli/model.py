@@ -39,7 +39,13 @@ def model() -> None:
     is_flag=True,
     help="Also train on sets whose licence forbids shipping (OLID): never for the shipped model.",
 )
-@click.option("--export/--no-export", "do_export", default=True, show_default=True)
+@click.option(
+    "--export/--no-export",
+    "do_export",
+    default=True,
+    show_default=True,
+    help="Export the trained fast model to ONNX (the shipped file) after training.",
+)
 @click.option(
     "--encoder",
     is_flag=True,

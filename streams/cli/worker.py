@@ -46,6 +46,12 @@ def worker(
     Start one process per core; workers sharing a group id split the partitions. All settings
     can also come from FLAGSTREAM_* environment variables or --config (see docs/configuration.md).
     SIGTERM finishes the batch in hand, commits and exits.
+
+    Missing topics: by default the worker creates the input, flagged and dead-letter topics at
+    start-up with the broker's default partitions and replication (create them first with
+    'flagstream topics create' to choose those). With FLAGSTREAM_CREATE_MISSING_TOPICS=0 a missing
+    input topic is not an error: the worker runs, /readyz answers 503 until the topic exists, and
+    it is picked up within FLAGSTREAM_METADATA_MAX_AGE_S.
     """
     settings = settings_from_cli(
         config_file,
