@@ -13,10 +13,13 @@ from importlib.metadata import version
 
 import faust
 from click.testing import CliRunner
-from kafka import KafkaAdminClient
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.structs import OffsetAndMetadata
 from packaging.version import Version
 
 from streams.cli.main import cli
+from streams.lag import BrokerOffsets, admin_config
+from streams.settings import load_settings
 
 DECLARE_TIMEOUT_S = 60.0
 
@@ -71,3 +74,36 @@ def test_topics_describe_reads_the_cluster(
     assert f"{flagged}: 3 partitions, rf 1 (flagged topic)" in result.stdout
     assert f"{events}.absent: missing (dead-letter topic)" in result.stdout
     assert "flagstream topics create" in result.stderr
+
+
+def test_lag_exporter_reads_committed_and_end_offsets(
+    kafka_bootstrap: str, new_topics: Callable[..., list[str]]
+) -> None:
+    """The lag exporter's requests (OffsetFetch, Metadata, ListOffsets) on the running broker."""
+    (topic,) = new_topics(partitions=2)
+    group = f"test-lag-{uuid.uuid4().hex[:8]}"
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    try:
+        for partition, count in ((0, 7), (1, 3)):
+            for i in range(count):
+                producer.send(topic, value=f"{i}".encode(), partition=partition)
+        producer.flush(timeout=15)
+    finally:
+        producer.close(timeout=5)
+    consumer = KafkaConsumer(
+        bootstrap_servers=kafka_bootstrap, group_id=group, enable_auto_commit=False
+    )
+    try:
+        consumer.commit({TopicPartition(topic, 0): OffsetAndMetadata(5, "", -1)})
+    finally:
+        consumer.close()
+
+    offsets = BrokerOffsets(admin_config(load_settings(bootstrap=kafka_bootstrap)))
+    try:
+        rows = offsets.poll([group], [topic], "earliest")
+    finally:
+        offsets.close()
+    assert [(r.partition, r.committed, r.end, r.lag) for r in rows] == [
+        (0, 5, 7, 2),
+        (1, None, 3, 3),
+    ]
