@@ -10,6 +10,8 @@ from pathlib import Path
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
+from tests.support import free_port
+
 KafkaScript = Callable[..., subprocess.CompletedProcess[str]]
 
 # the version deploy/local/kafka starts: its default, or the one CI's second run asks for
@@ -85,3 +87,37 @@ def test_produce_and_consume_round_trip(
 
     # order within a partition is what Kafka guarantees; check it, not just the set
     assert received == sent
+
+
+def _script_env(tmp_path: Path, version: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "FLAGSTREAM_KAFKA_DIR": str(tmp_path),
+        "FLAGSTREAM_KAFKA_VERSION": version,
+        "FLAGSTREAM_KAFKA_PORT": str(free_port()),
+        "FLAGSTREAM_KAFKA_CONTROLLER_PORT": str(free_port()),
+    }
+
+
+def test_up_refuses_a_version_outside_the_supported_lines(
+    tmp_path: Path, kafka_script: KafkaScript
+) -> None:
+    up = kafka_script("up", timeout=30, env=_script_env(tmp_path, "3.8.1"))
+    assert up.returncode == 1
+    assert (
+        "FLAGSTREAM_KAFKA_VERSION=3.8.1 is not supported: use a 3.9.x or 4.x release" in up.stderr
+    )
+    assert not (tmp_path / "kafka.pid").exists()
+
+
+def test_up_refuses_data_formatted_by_another_version(
+    tmp_path: Path, kafka_script: KafkaScript
+) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "meta.properties").write_text("node.id=1\n")
+    (data / ".flagstream-kafka-version").write_text("4.4.0\n")
+    up = kafka_script("up", timeout=30, env=_script_env(tmp_path, "3.9.1"))
+    assert up.returncode == 1
+    assert "holds Kafka 4.4.0 data, not 3.9.1: set FLAGSTREAM_KAFKA_DIR" in up.stderr
+    assert not (tmp_path / "kafka.pid").exists()
