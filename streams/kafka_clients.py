@@ -6,19 +6,16 @@ command talks to a secured cluster the same way the worker does.
 
 from __future__ import annotations
 
+import logging
 import ssl
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
-from kafka.errors import (
-    AuthorizationError,
-    KafkaError,
-    SaslAuthenticationFailedError,
-    TopicAlreadyExistsError,
-)
+from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from streams.errors import BrokerError, ConfigError
 from streams.settings import Settings
@@ -83,59 +80,120 @@ def client_config(settings: Settings, client_id: str) -> dict[str, Any]:
     return config
 
 
-def failure_hint(settings: Settings, exc: BaseException) -> str:
-    """What to fix when a client could not talk to the brokers, from the error's real cause."""
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, SaslAuthenticationFailedError):
-            return (
-                f"the brokers refused the SASL credentials of user {settings.sasl_username!r} "
-                f"({settings.sasl_mechanism}): check FLAGSTREAM_SASL_USERNAME, "
-                "FLAGSTREAM_SASL_PASSWORD(_FILE) and FLAGSTREAM_SASL_MECHANISM"
-            )
-        if isinstance(seen, AuthorizationError):
-            return f"user {settings.sasl_username!r} is not authorised ({type(seen).__name__}): ask for the ACLs"
-        if isinstance(seen, ssl.SSLCertVerificationError):
-            return (
-                f"the broker's TLS certificate is not trusted ({seen.verify_message}): set "
-                "FLAGSTREAM_SSL_CA_FILE to the CA that signs it (or FLAGSTREAM_SSL_CHECK_HOSTNAME=0 "
-                "if only the host name differs)"
-            )
-        if isinstance(seen, ssl.SSLError):
-            return f"the TLS handshake failed ({seen.reason}): check FLAGSTREAM_SECURITY_PROTOCOL and the SSL settings"
-        seen = seen.__cause__ or seen.__context__
+class _Failures(logging.Handler):
+    """Collects what kafka-python logs about failed connections while a client bootstraps.
+
+    Its client raises only a timeout when bootstrapping fails; the cause (refused credentials,
+    an untrusted certificate) is in its warnings. Messages are read as text: the redaction of
+    :mod:`streams.logfilter` has already formatted them.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if len(self.lines) < 50:
+            self.lines.append(record.getMessage())
+
+
+@contextmanager
+def _watch_failures() -> Iterator[_Failures]:
+    failures = _Failures()
+    kafka_log = logging.getLogger("kafka")
+    kafka_log.addHandler(failures)
+    try:
+        yield failures
+    finally:
+        kafka_log.removeHandler(failures)
+
+
+_CAUSES = (
+    ("SaslAuthenticationFailed", "sasl"),
+    ("Authentication failed", "sasl"),
+    ("UnsupportedSaslMechanism", "mechanism"),
+    ("CERTIFICATE_VERIFY_FAILED", "certificate"),
+    ("SSL", "tls"),
+    ("ECONNREFUSED", "refused"),
+)
+
+
+def failure_hint(settings: Settings, exc: BaseException, seen: Sequence[str] = ()) -> str:
+    """What to fix when a client could not talk to the brokers, from the error's real cause.
+
+    ``seen``: what the client logged meanwhile (:func:`_watch_failures`), where kafka-python
+    reports the cause of a bootstrap that ends in a bare timeout.
+    """
+    texts: list[str] = []
+    error: BaseException | None = exc
+    while error is not None:
+        texts.append(f"{type(error).__name__}: {error}")
+        error = error.__cause__ or error.__context__
+    texts += seen
+    causes = {cause for text in texts for marker, cause in _CAUSES if marker in text}
+    user, mechanism = settings.sasl_username, settings.sasl_mechanism
+    if "sasl" in causes:
+        return (
+            f"the brokers refused the SASL credentials of user {user!r} ({mechanism}): check "
+            "FLAGSTREAM_SASL_USERNAME, FLAGSTREAM_SASL_PASSWORD(_FILE) and FLAGSTREAM_SASL_MECHANISM"
+        )
+    if "mechanism" in causes:
+        return f"the brokers do not offer SASL mechanism {mechanism}: fix FLAGSTREAM_SASL_MECHANISM"
+    if "certificate" in causes:
+        return (
+            "the broker's TLS certificate is not trusted (certificate verify failed): set "
+            "FLAGSTREAM_SSL_CA_FILE to the CA that signs it, or FLAGSTREAM_SSL_CHECK_HOSTNAME=0 if "
+            "only its host name differs"
+        )
+    if "tls" in causes:
+        return (
+            f"the connection to {settings.bootstrap} failed in or right after the TLS handshake: "
+            "check that FLAGSTREAM_SECURITY_PROTOCOL is the listener's protocol (SSL or "
+            "SASL_SSL) and the FLAGSTREAM_SSL_* files"
+        )
+    if "refused" in causes:
+        return (
+            f"nothing listens at {settings.bootstrap}: start the brokers or fix "
+            "FLAGSTREAM_BOOTSTRAP / --bootstrap"
+        )
     return (
         f"no broker answered at {settings.bootstrap} over {settings.security_protocol}: check "
-        "that the brokers run and FLAGSTREAM_BOOTSTRAP / --bootstrap and "
-        "FLAGSTREAM_SECURITY_PROTOCOL"
+        "that the brokers run, FLAGSTREAM_BOOTSTRAP / --bootstrap and FLAGSTREAM_SECURITY_PROTOCOL"
     )
 
 
-def _unreachable(settings: Settings, exc: KafkaError) -> BrokerError:
+def _unreachable(settings: Settings, exc: KafkaError, seen: Sequence[str] = ()) -> BrokerError:
     return BrokerError(
-        f"cannot use Kafka at {settings.bootstrap} ({type(exc).__name__}): {failure_hint(settings, exc)}"
+        f"cannot use Kafka at {settings.bootstrap} ({type(exc).__name__}): "
+        f"{failure_hint(settings, exc, seen)}"
     )
 
 
 def admin_client(settings: Settings, client_id: str = "flagstream-admin") -> KafkaAdminClient:
-    try:
-        return KafkaAdminClient(**client_config(settings, client_id), request_timeout_ms=30_000)
-    except KafkaError as exc:
-        raise _unreachable(settings, exc) from None
+    config = client_config(settings, client_id)
+    with _watch_failures() as failures:
+        try:
+            return KafkaAdminClient(**config, request_timeout_ms=30_000)
+        except KafkaError as exc:
+            raise _unreachable(settings, exc, failures.lines) from None
 
 
 def producer(settings: Settings, client_id: str, **options: Any) -> KafkaProducer:
-    try:
-        return KafkaProducer(**client_config(settings, client_id), **options)
-    except KafkaError as exc:
-        raise _unreachable(settings, exc) from None
+    config = client_config(settings, client_id)
+    with _watch_failures() as failures:
+        try:
+            return KafkaProducer(**config, **options)
+        except KafkaError as exc:
+            raise _unreachable(settings, exc, failures.lines) from None
 
 
 def consumer(settings: Settings, client_id: str, *topics: str, **options: Any) -> KafkaConsumer:
-    try:
-        return KafkaConsumer(*topics, **client_config(settings, client_id), **options)
-    except KafkaError as exc:
-        raise _unreachable(settings, exc) from None
+    config = client_config(settings, client_id)
+    with _watch_failures() as failures:
+        try:
+            return KafkaConsumer(*topics, **config, **options)
+        except KafkaError as exc:
+            raise _unreachable(settings, exc, failures.lines) from None
 
 
 def create_topics(settings: Settings, specs: Iterable[TopicSpec]) -> dict[str, str]:
@@ -158,7 +216,10 @@ def create_topics(settings: Settings, specs: Iterable[TopicSpec]) -> dict[str, s
             except TopicAlreadyExistsError:
                 outcome[spec.name] = "exists"
     except KafkaError as exc:
-        raise BrokerError(f"creating topics on {settings.bootstrap} failed: {exc!r}") from None
+        raise BrokerError(
+            f"creating topics on {settings.bootstrap} failed ({type(exc).__name__}): "
+            f"{failure_hint(settings, exc)}"
+        ) from None
     finally:
         admin.close()
     return outcome
