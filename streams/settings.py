@@ -162,7 +162,18 @@ class Settings(BaseSettings):
     )
     include_fields: tuple[str, ...] | None = Field(
         None,
-        description="Top-level event fields copied into flagged events; None copies the whole event.",
+        description=(
+            "Event fields copied into flagged events (top-level names or dotted paths such as "
+            "author.id); None copies the whole event."
+        ),
+    )
+    pseudonym_key: SecretStr | None = Field(
+        None,
+        description=(
+            "Key (at least 16 bytes, or FLAGSTREAM_PSEUDONYM_KEY_FILE) of the pseudonym that "
+            "replaces author.id in flagged events: hmac-sha256: + HMAC-SHA256(key, id) in hex. "
+            "Stable per key, so repeat actors stay linkable; unset: the raw id."
+        ),
     )
 
     # --- observability ---
@@ -336,6 +347,8 @@ class Settings(BaseSettings):
                 raise ValueError(
                     f"{name} {path} is not a readable file: fix FLAGSTREAM_{name.upper()}"
                 )
+        if self.pseudonym_key is not None and len(self.pseudonym_key.get_secret_value()) < 16:
+            raise ValueError("pseudonym_key is shorter than 16 bytes: use a long random key")
         if self.ssl_key_file is not None and self.ssl_cert_file is None:
             raise ValueError("ssl_key_file needs ssl_cert_file (the client certificate)")
         if (self.metrics_username is None) != (self.metrics_password is None):
