@@ -81,13 +81,11 @@ def test_readyz_names_every_reason_the_worker_is_not_ready(
     assert _status(base, "/readyz") == 200
     readiness.not_ready("broker", "no broker answered for 4 s")
     readiness.not_ready("input_topic", "topic 'events' does not exist")
-    try:
+    with pytest.raises(urllib.error.HTTPError) as failed:
         urllib.request.urlopen(base + "/readyz", timeout=5)
-        raise AssertionError("/readyz answered 200 while not ready")
-    except urllib.error.HTTPError as exc:
-        body = exc.read()
-        exc.close()
-        assert exc.code == 503
+    body = failed.value.read()
+    failed.value.close()
+    assert failed.value.code == 503
     assert b"broker: no broker answered" in body
     assert b"input_topic: topic 'events'" in body
     assert _status(base, "/healthz") == 200  # alive: the supervisor must not restart it
@@ -161,8 +159,7 @@ def test_thousands_of_idle_connections_keep_threads_and_fds_bounded(
     threads_before = threading.active_count()
     idle: list[socket.socket] = []
     try:
-        for _ in range(2_000):
-            idle.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+        idle.extend(socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(2_000))
         # let the server accept the backlog (bounded wait)
         deadline = time.monotonic() + 30
         while server.protocol.evicted < 2_000 - cap and time.monotonic() < deadline:
