@@ -3,18 +3,31 @@
 from __future__ import annotations
 
 import base64
+import http.client
 import os
 import socket
+import ssl
 import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry, Counter
 
-from streams.health import Heartbeat, HttpAccess, HttpLimits, HttpServer, Readiness, serve
+from streams.health import (
+    Heartbeat,
+    HttpAccess,
+    HttpLimits,
+    HttpServer,
+    Readiness,
+    access_from_settings,
+    serve,
+)
+from streams.settings import load_settings
+from tests.integration.tls import make_broker_tls
 
 
 @pytest.fixture
@@ -172,3 +185,29 @@ def test_thousands_of_idle_connections_keep_threads_and_fds_bounded(
     finally:
         for sock in idle:
             sock.close()
+
+
+def test_the_port_over_https_with_the_configured_certificate(
+    registry: CollectorRegistry, tmp_path: Path
+) -> None:
+    tls = make_broker_tls(tmp_path)  # a certificate for 127.0.0.1, its key in the same file
+    settings = load_settings(metrics_tls_cert_file=tls.keystore, metrics_tls_key_file=tls.keystore)
+    heartbeat = Heartbeat(stale_after_s=60, readiness=Readiness())
+    server = serve("127.0.0.1", 0, registry, heartbeat, access=access_from_settings(settings))
+    port = server.address[1]
+    try:
+        trusted = ssl.create_default_context(cafile=str(tls.ca_file))
+        with urllib.request.urlopen(
+            f"https://127.0.0.1:{port}/metrics", timeout=5, context=trusted
+        ) as response:
+            assert b"flagstream_probe_total 1.0" in response.read()
+        with pytest.raises(urllib.error.URLError, match="CERTIFICATE_VERIFY_FAILED"):
+            urllib.request.urlopen(
+                f"https://127.0.0.1:{port}/metrics",
+                timeout=5,
+                context=ssl.create_default_context(cafile=str(tls.other_ca_file)),
+            )
+        with pytest.raises((urllib.error.URLError, ConnectionError, http.client.HTTPException)):
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5)  # no plain HTTP
+    finally:
+        server.close()
