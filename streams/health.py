@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import BadHttpMessage, LineTooLong
 from aiohttp.web_protocol import RequestHandler
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
@@ -91,8 +92,8 @@ class HttpLimits:
     max_connections: int = 64
     connection_timeout_s: float = 10.0  # a connection's whole life: a slow sender is cut here
     idle_timeout_s: float = 2.0  # keep-alive after an answer
-    max_line_bytes: int = 4096  # request line (431 above: aiohttp answers 400 for both)
-    max_header_bytes: int = 4096  # one header field
+    max_line_bytes: int = 4096  # request target: 414 above
+    max_header_bytes: int = 8190  # one header field: 431 above (a different size tells them apart)
     max_headers: int = 32
     backlog: int = 128
 
@@ -191,6 +192,27 @@ _DISCARD = logging.Logger("flagstream.http.malformed")
 _DISCARD.disabled = True
 
 
+class _Handler(RequestHandler):
+    """aiohttp's connection handler, answering 414 and 431 where aiohttp answers 400."""
+
+    limits = HttpLimits()  # the server's, set when it makes the handler
+
+    def handle_error(
+        self,
+        request: web.BaseRequest,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
+        limits = self.limits
+        if isinstance(exc, LineTooLong):
+            # the parser names the limit it hit: the request line's or a header field's
+            status = 414 if exc.args[1] == limits.max_line_bytes else 431
+        elif isinstance(exc, BadHttpMessage) and "headers" in str(exc).lower():
+            status = 431
+        return super().handle_error(request, status, exc, message)
+
+
 class _BoundedServer(web.Server):
     """aiohttp's protocol factory, with a cap on open connections and a life-time per connection."""
 
@@ -200,6 +222,11 @@ class _BoundedServer(web.Server):
         # open connections, oldest first, with the timer that closes each
         self._open: dict[RequestHandler, tuple[asyncio.Transport, asyncio.TimerHandle]] = {}
         self.evicted = 0
+
+    def __call__(self) -> RequestHandler:
+        handler = _Handler(self, loop=self._loop, **self._kwargs)
+        handler.limits = self.limits
+        return handler
 
     def connection_made(self, handler: RequestHandler, transport: asyncio.Transport) -> None:
         super().connection_made(handler, transport)

@@ -116,9 +116,10 @@ def test_readyz_names_every_reason_the_worker_is_not_ready(
         (b"GET /metrics/extra HTTP/1.1\r\nHost: x\r\n\r\n", b"404"),
         (b"POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", b"405"),
         (b"DELETE /healthz HTTP/1.1\r\nHost: x\r\n\r\n", b"405"),
-        (b"GET /" + b"a" * 10_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", b"400"),
-        (b"GET /metrics HTTP/1.1\r\n" + b"X-A: b\r\n" * 200 + b"\r\n", b"400"),
-        (b"GET /metrics HTTP/1.1\r\nX-A: " + b"b" * 9000 + b"\r\n\r\n", b"400"),
+        (b"GET /" + b"a" * 10_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", b"414"),
+        (b"GET /metrics HTTP/1.1\r\n" + b"X-A: b\r\n" * 200 + b"\r\n", b"431"),
+        (b"GET /metrics HTTP/1.1\r\nX-A: " + b"b" * 9000 + b"\r\n\r\n", b"431"),
+        (b"NOT-HTTP\r\n\r\n", b"400"),
         (b"HEAD /metrics HTTP/1.1\r\nHost: x\r\n\r\n", b"200"),
     ],
 )
