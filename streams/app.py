@@ -1,13 +1,19 @@
-"""The Faust application, built from settings (nothing happens at import time)."""
+"""The Faust application, built from settings (nothing happens at import time).
+
+Faust reads ~80 of its settings from unprefixed environment variables (``BROKER_URL``,
+``PRODUCER_ACKS``, ``APP_WEB_ENABLED``...) ahead of the values passed in code. The app is given
+an empty environment instead, so only flagstream's settings (``FLAGSTREAM_*`` and the config
+file) configure it.
+"""
 
 from __future__ import annotations
 
-import ssl
 from typing import Any
 
 import faust
 
 from streams.consumer import FlagstreamApp
+from streams.kafka_clients import ssl_context
 from streams.settings import Settings
 
 PRODUCER_REQUEST_TIMEOUT_S = 20.0
@@ -17,17 +23,15 @@ def faust_credentials(settings: Settings) -> Any:
     """Faust broker credentials for the configured security protocol (None: PLAINTEXT)."""
     if settings.security_protocol == "PLAINTEXT":
         return None
+    context = ssl_context(settings)
     if settings.security_protocol == "SSL":
-        return faust.SSLCredentials(ssl.create_default_context())
+        return faust.SSLCredentials(context)
     assert settings.sasl_password is not None  # enforced by Settings
-    ssl_context = None
-    if settings.security_protocol == "SASL_SSL":
-        ssl_context = ssl.create_default_context()
     return faust.SASLCredentials(
         username=settings.sasl_username,
         password=settings.sasl_password.get_secret_value(),
         mechanism=settings.sasl_mechanism,
-        ssl_context=ssl_context,
+        ssl_context=context,
     )
 
 
@@ -35,10 +39,14 @@ def create_app(settings: Settings) -> FlagstreamApp:
     """A Faust app for one worker process of the consumer group ``settings.group_id``."""
     return FlagstreamApp(
         settings.group_id,
+        env={},  # Faust's own environment variables must not override these (module docstring)
+        debug=False,
         broker=settings.kafka_url,
         broker_credentials=faust_credentials(settings),
         autodiscover=False,
-        web_enabled=False,  # metrics are served by prometheus-client on metrics_addr
+        web_enabled=False,  # metrics are served by streams.health on metrics_addr
+        web_bind="127.0.0.1",  # pinned too: Faust's import-time F_WEB_PORT would change them
+        web_port=6066,
         datadir=str(settings.data_dir),
         consumer_auto_offset_reset=settings.auto_offset_reset,
         producer_acks=-1,  # all in-sync replicas: an acknowledged flag survives a broker loss

@@ -6,6 +6,8 @@ the same file documents and enforces it.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 from dataclasses import dataclass
 from datetime import datetime
@@ -129,3 +131,70 @@ def json_depth(value: Any) -> int:
             if isinstance(child, dict | list):
                 push((child, depth))
     return deepest
+
+
+#: what a pseudonymised ``author.id`` starts with, so consumers can tell it from a raw id
+PSEUDONYM_PREFIX: Final = "hmac-sha256:"
+MIN_PSEUDONYM_KEY_BYTES: Final = 16
+
+
+class Pseudonyms:
+    """Keyed pseudonyms: ``hmac-sha256:`` + hex HMAC-SHA256(key, value).
+
+    The same key gives the same pseudonym for the same id, so repeat actors and campaigns stay
+    linkable downstream; without the key a pseudonym cannot be reversed, nor guessed by hashing
+    candidate ids (as a plain hash could).
+    """
+
+    __slots__ = ("_key",)
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) < MIN_PSEUDONYM_KEY_BYTES:
+            raise ValueError(f"a pseudonym key needs at least {MIN_PSEUDONYM_KEY_BYTES} bytes")
+        self._key = key
+
+    def __call__(self, value: str) -> str:
+        digest = hmac.new(self._key, value.encode("utf-8", "surrogatepass"), hashlib.sha256)
+        return PSEUDONYM_PREFIX + digest.hexdigest()
+
+
+class EmbeddedEvent:
+    """What of the original event a flagged event carries.
+
+    ``include``: field paths kept (``"text"``, ``"author"``, ``"author.id"``; None keeps every
+    field); with ``pseudonyms``, ``author.id`` is replaced by its pseudonym. The event itself is
+    never modified.
+    """
+
+    __slots__ = ("_include", "_pseudonyms")
+
+    def __init__(
+        self, include: tuple[str, ...] | None, pseudonyms: Pseudonyms | None = None
+    ) -> None:
+        self._include = None if include is None else [path.split(".") for path in include]
+        self._pseudonyms = pseudonyms
+
+    def __call__(self, body: dict[str, Any]) -> dict[str, Any]:
+        kept = body if self._include is None else _select(body, self._include)
+        if self._pseudonyms is not None:
+            author = kept.get("author")
+            if isinstance(author, dict) and isinstance(author.get("id"), str):
+                kept = {**kept, "author": {**author, "id": self._pseudonyms(author["id"])}}
+        return kept
+
+
+def _select(body: dict[str, Any], paths: list[list[str]]) -> dict[str, Any]:
+    """The fields of ``body`` named by ``paths`` (dotted, split), nested as in ``body``."""
+    kept: dict[str, Any] = {}
+    for path in paths:
+        source: Any = body
+        for part in path:
+            if not isinstance(source, dict) or part not in source:
+                break
+            source = source[part]
+        else:
+            target = kept
+            for part in path[:-1]:
+                target = target.setdefault(part, {})
+            target[path[-1]] = source
+    return kept

@@ -16,7 +16,7 @@ import numpy.typing as npt
 import orjson
 
 from streams.classify import DECIDERS, Classifier
-from streams.events import Decoder, Event, Rejected
+from streams.events import Decoder, EmbeddedEvent, Event, Pseudonyms, Rejected
 from streams.metrics import WorkerMetrics
 from streams.model import TextModel
 from streams.policy import ACTION_NAMES, Policy, load_policy
@@ -75,7 +75,11 @@ class Pipeline:
         self._flagged_topic = settings.flagged_topic
         self._dlq_topic = settings.dlq_topic
         self._ce_source = f"urn:flagstream:{settings.group_id}".encode()
-        self._include = settings.include_fields
+        key = settings.pseudonym_key
+        self._embed = EmbeddedEvent(
+            settings.include_fields,
+            None if key is None else Pseudonyms(key.get_secret_value().encode()),
+        )
         self._thresholds = {lb: policy.thresholds(lb) for lb in self.labels}
         self._models = {
             0: _model_ref(classifier.fast),
@@ -149,7 +153,7 @@ class Pipeline:
             decided_ts = time.time()
             processed_at = utc_now_iso(decided_ts)
             timing_common = {"classify_ms": round(classify_s * 1e3, 3), "batch_size": len(messages)}
-            labels = self.labels
+            labels, embed = self.labels, self._embed
             for i in flagged.tolist():
                 msg, ev = good[i]
                 row = scored.scores[i].tolist()
@@ -171,9 +175,7 @@ class Pipeline:
                     "decided_by": DECIDERS[by],
                     "model": self._models[by],
                     "policy": self._policy_ref,
-                    "event": ev.body
-                    if self._include is None
-                    else {k: ev.body[k] for k in self._include if k in ev.body},
+                    "event": embed(ev.body),
                     "source": {
                         "topic": msg.topic,
                         "partition": msg.partition,

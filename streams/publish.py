@@ -35,6 +35,11 @@ DLQ_ORIGINAL_SHA256: Final = "flagstream_original_sha256"  # too_large: sha256 o
 DLQ_TRUNCATED: Final = "flagstream_dlq_truncated"  # too_large: "<kept>/<original>" value bytes
 _DETAIL_MAX: Final = 512
 
+#: header name prefixes only flagstream writes on its outputs; on input they are renamed
+#: ``x-original-<name>`` (:func:`input_headers`), so a consumer can trust the ones it reads
+RESERVED_PREFIXES: Final = ("flagstream_", "ce_")
+RENAMED_PREFIX: Final = "x-original-"
+
 # reasons the publishing side adds to the decoder's (streams.events)
 TOO_LARGE: Final = "too_large"
 PROCESSING_ERROR: Final = "processing_error"
@@ -116,6 +121,18 @@ def flagged_message(
     return OutMessage(topic, key, orjson.dumps(payload), headers, src)
 
 
+def input_headers(headers: Sequence[tuple[str, bytes]]) -> Headers:
+    """The input record's headers as a dead letter keeps them: reserved names renamed.
+
+    A producer could otherwise put its own ``flagstream_dlq_reason`` (or ``ce_type``) ahead of
+    the real one; names are compared case-insensitively, values are kept byte for byte.
+    """
+    return [
+        (RENAMED_PREFIX + name if name.lower().startswith(RESERVED_PREFIXES) else name, value)
+        for name, value in headers
+    ]
+
+
 def _dlq_headers(src: InMessage, reason: str, detail: str, now_iso: str) -> Headers:
     return [
         (DLQ_REASON, reason.encode()),
@@ -142,7 +159,7 @@ def dead_letter_message(
     ``flagstream_dlq_null_value: 1``. Past ``limit`` bytes the dead letter is
     :func:`too_large_message` instead.
     """
-    headers: Headers = list(src.headers)
+    headers = input_headers(src.headers)
     headers += _dlq_headers(src, reason, detail, now_iso)
     if extra:
         headers += extra
@@ -175,7 +192,7 @@ def too_large_message(
         (DLQ_ORIGINAL_SHA256, hashlib.sha256(value).hexdigest().encode()),
         (DLQ_TRUNCATED, f"{len(value):>10}/{len(value)}".encode()),  # rewritten below
     ]
-    kept_headers = list(src.headers)
+    kept_headers = input_headers(src.headers)
     if record_size(key, b"", kept_headers + ours) > limit // 2:
         kept_headers = []  # the original headers alone are too large: keep ours only
     headers = kept_headers + ours

@@ -52,7 +52,36 @@ class Settings(BaseSettings):
     )
     sasl_username: str | None = Field(None, description="SASL user name.")
     sasl_password: SecretStr | None = Field(
-        None, description="SASL password; never logged nor exported as a metric."
+        None,
+        description=(
+            "SASL password; never logged nor exported as a metric. FLAGSTREAM_SASL_PASSWORD_FILE "
+            "reads it from a file (a mounted Kubernetes Secret) instead."
+        ),
+    )
+    ssl_ca_file: Path | None = Field(
+        None,
+        description=(
+            "PEM file of the CAs that sign the brokers' certificates (SSL, SASL_SSL). Unset: "
+            "the system's trust store."
+        ),
+    )
+    ssl_cert_file: Path | None = Field(
+        None, description="PEM client certificate (chain) for mutual TLS with the brokers."
+    )
+    ssl_key_file: Path | None = Field(
+        None, description="PEM private key of ssl_cert_file (default: inside ssl_cert_file)."
+    )
+    ssl_key_password: SecretStr | None = Field(
+        None,
+        description="Password of an encrypted ssl_key_file (or FLAGSTREAM_SSL_KEY_PASSWORD_FILE).",
+    )
+    ssl_check_hostname: bool = Field(
+        True,
+        description=(
+            "Check that a broker's certificate names the host connected to. Turn off only for "
+            "brokers reached by an address their certificate does not name; the chain is still "
+            "verified."
+        ),
     )
     group_id: str = Field(
         "flagstream", description="Consumer group (and Faust app id) shared by all workers."
@@ -133,14 +162,59 @@ class Settings(BaseSettings):
     )
     include_fields: tuple[str, ...] | None = Field(
         None,
-        description="Top-level event fields copied into flagged events; None copies the whole event.",
+        description=(
+            "Event fields copied into flagged events (top-level names or dotted paths such as "
+            "author.id); None copies the whole event."
+        ),
+    )
+    pseudonym_key: SecretStr | None = Field(
+        None,
+        description=(
+            "Key (at least 16 bytes, or FLAGSTREAM_PSEUDONYM_KEY_FILE) of the pseudonym that "
+            "replaces author.id in flagged events: hmac-sha256: + HMAC-SHA256(key, id) in hex. "
+            "Stable per key, so repeat actors stay linkable; unset: the raw id."
+        ),
     )
 
     # --- observability ---
     metrics_addr: str = Field(
         "127.0.0.1:9108", description="host:port of the Prometheus /metrics endpoint."
     )
+    metrics_max_connections: int = Field(
+        64,
+        ge=4,
+        le=4096,
+        description=(
+            "Most connections open at once on metrics_addr; a new one closes the oldest, so "
+            "idle connections cannot keep probes and scrapes out."
+        ),
+    )
+    metrics_connection_timeout_s: float = Field(
+        10.0,
+        ge=1,
+        le=300,
+        description="A connection to metrics_addr is closed this long after it opened.",
+    )
+    metrics_username: str | None = Field(
+        None, description="Basic-auth user /metrics requires (with metrics_password)."
+    )
+    metrics_password: SecretStr | None = Field(
+        None, description="Basic-auth password of /metrics (or FLAGSTREAM_METRICS_PASSWORD_FILE)."
+    )
+    metrics_tls_cert_file: Path | None = Field(
+        None, description="PEM certificate: metrics_addr is served over HTTPS (with the key)."
+    )
+    metrics_tls_key_file: Path | None = Field(
+        None, description="PEM private key of metrics_tls_cert_file."
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO")
+    log_redact: bool = Field(
+        True,
+        description=(
+            "Redact secrets (passwords, SASL exchanges) and message payloads from every log "
+            "line, at every level. Off only to debug with test data."
+        ),
+    )
     data_dir: Path = Field(
         Path(".flagstream-data"), description="Faust's local state directory for this worker."
     )
@@ -219,7 +293,11 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        sources: list[PydanticBaseSettingsSource] = [
+            init_settings,
+            env_settings,
+            SecretFileSource(settings_cls),
+        ]
         if _CONFIG_FILE is not None:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=_CONFIG_FILE))
         return tuple(sources)
@@ -259,7 +337,25 @@ class Settings(BaseSettings):
             self.sasl_mechanism and self.sasl_username and self.sasl_password
         ):
             raise ValueError(
-                "security_protocol SASL_* needs sasl_mechanism, sasl_username and sasl_password"
+                "security_protocol SASL_* needs sasl_mechanism, sasl_username and sasl_password "
+                "(FLAGSTREAM_SASL_MECHANISM, FLAGSTREAM_SASL_USERNAME, FLAGSTREAM_SASL_PASSWORD "
+                "or FLAGSTREAM_SASL_PASSWORD_FILE)"
+            )
+        for name in ("ssl_ca_file", "ssl_cert_file", "ssl_key_file"):
+            path = getattr(self, name)
+            if path is not None and not path.is_file():
+                raise ValueError(
+                    f"{name} {path} is not a readable file: fix FLAGSTREAM_{name.upper()}"
+                )
+        if self.pseudonym_key is not None and len(self.pseudonym_key.get_secret_value()) < 16:
+            raise ValueError("pseudonym_key is shorter than 16 bytes: use a long random key")
+        if self.ssl_key_file is not None and self.ssl_cert_file is None:
+            raise ValueError("ssl_key_file needs ssl_cert_file (the client certificate)")
+        if (self.metrics_username is None) != (self.metrics_password is None):
+            raise ValueError("metrics_username and metrics_password go together: set both or none")
+        if (self.metrics_tls_cert_file is None) != (self.metrics_tls_key_file is None):
+            raise ValueError(
+                "metrics_tls_cert_file and metrics_tls_key_file go together: set both or none"
             )
         return self
 
@@ -272,6 +368,38 @@ class Settings(BaseSettings):
     def kafka_url(self) -> str:
         """The bootstrap list in Faust's ``kafka://host:port;host:port`` form."""
         return "kafka://" + ";".join(s.strip() for s in self.bootstrap.split(","))
+
+
+class SecretFileSource(PydanticBaseSettingsSource):
+    """``FLAGSTREAM_<SECRET>_FILE``: a secret setting read from a file (a mounted Kubernetes Secret).
+
+    Only for the ``SecretStr`` settings; one trailing newline is dropped. Setting both the
+    variable and its ``_FILE`` form is refused, so it is never a guess which one won.
+    """
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # unused: __call__ reads every secret at once
+
+    def __call__(self) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for name, info in self.settings_cls.model_fields.items():
+            if "SecretStr" not in repr(info.annotation):
+                continue
+            variable = f"FLAGSTREAM_{name.upper()}"
+            file_name = os.environ.get(variable + "_FILE")
+            if not file_name:
+                continue
+            if os.environ.get(variable):
+                raise ConfigError(f"both {variable} and {variable}_FILE are set: keep one")
+            try:
+                text = Path(file_name).read_text(encoding="utf-8")
+            except OSError as exc:
+                raise ConfigError(
+                    f"{variable}_FILE={file_name}: cannot read it ({exc.strerror}); mount the "
+                    "secret there or fix the variable"
+                ) from None
+            found[name] = text.removesuffix("\n").removesuffix("\r")
+        return found
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:

@@ -14,10 +14,10 @@ from pathlib import Path
 from types import FrameType
 
 import click
-from prometheus_client import start_http_server
 
 from streams.cli.options import bootstrap_option, config_option, settings_from_cli
-from streams.errors import BrokerError
+from streams.errors import BrokerError, FlagstreamError
+from streams.health import Heartbeat, Readiness, access_from_settings, limits_from_settings, serve
 from streams.lag import BrokerOffsets, LagGauges, admin_config
 from streams.metrics import LagExporterMetrics, process_registry
 
@@ -91,8 +91,13 @@ def lag_exporter(
     registry = process_registry()
     metrics = LagExporterMetrics(registry)
     gauges = LagGauges(metrics)
+    # the exporter's loop beats after each poll: /healthz fails when polling stops
+    heartbeat = Heartbeat(stale_after_s=max(60.0, 4 * interval), readiness=Readiness())
     try:
-        server, thread = start_http_server(port, addr=host, registry=registry)
+        access = access_from_settings(settings)
+        server = serve(host, port, registry, heartbeat, limits_from_settings(settings), access)
+    except FlagstreamError as exc:
+        raise click.ClickException(str(exc)) from None
     except OSError as exc:
         raise click.ClickException(
             f"cannot listen on {listen}: {exc.strerror}; pick another with --listen"
@@ -121,13 +126,15 @@ def lag_exporter(
                 rows = offsets.poll(watched_groups, watched_topics, settings.auto_offset_reset)
             except BrokerError as exc:
                 metrics.scrape_errors.inc()
+                heartbeat.readiness.not_ready("broker", "the last poll of the brokers failed")
                 log.error("%s", exc)
             else:
                 gauges.update(rows, time.time())
+                heartbeat.readiness.clear("broker")
+            heartbeat.beat()
             if max_polls is not None and polls >= max_polls:
                 break
             stop.wait(max(0.0, interval - (time.monotonic() - started)))
     finally:
         offsets.close()
-        server.shutdown()
-        thread.join(timeout=5)
+        server.close()

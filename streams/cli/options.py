@@ -7,8 +7,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from pydantic import SecretStr
 
 from streams.errors import FlagstreamError
+from streams.logfilter import install_redaction
 from streams.settings import Settings, load_settings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -35,9 +37,21 @@ def bootstrap_option(func: F) -> F:
 def settings_from_cli(config_file: Path | None, **overrides: Any) -> Settings:
     """Settings from file, environment and flags; a bad value exits with the fix, not a traceback."""
     try:
-        return load_settings(config_file, **overrides)
+        settings = load_settings(config_file, **overrides)
     except FlagstreamError as exc:
         raise click.ClickException(str(exc)) from None
+    if settings.log_redact:
+        install_redaction(secret_values(settings))
+    return settings
+
+
+def secret_values(settings: Settings) -> list[str]:
+    """The values of every secret setting, for the log redaction."""
+    return [
+        value.get_secret_value()
+        for name in type(settings).model_fields
+        if isinstance(value := getattr(settings, name), SecretStr)
+    ]
 
 
 def model_options(func: F) -> F:

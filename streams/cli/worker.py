@@ -14,7 +14,7 @@ from streams.agents import BatchHandler, register_agent
 from streams.app import create_app
 from streams.cli.options import bootstrap_option, config_option, model_options, settings_from_cli
 from streams.errors import FlagstreamError
-from streams.health import Heartbeat, serve
+from streams.health import Heartbeat, access_from_settings, limits_from_settings, serve
 from streams.metrics import WorkerMetrics, process_registry
 from streams.pipeline import Pipeline
 
@@ -82,7 +82,11 @@ def worker(
     host, port = settings.metrics_host_port
     heartbeat = Heartbeat(stale_after_s=HEARTBEAT_STALE_S)
     try:
-        serve(host, port, registry, heartbeat)
+        access = access_from_settings(settings)
+    except FlagstreamError as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        serve(host, port, registry, heartbeat, limits_from_settings(settings), access)
     except OSError as exc:
         raise click.ClickException(
             f"cannot serve metrics on {settings.metrics_addr} ({exc.strerror}); "

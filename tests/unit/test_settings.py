@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from streams.errors import ConfigError
+from streams.kafka_clients import ssl_context
 from streams.settings import Settings, load_settings
 
 
@@ -99,3 +100,44 @@ def test_every_setting_is_documented(repo_root: Path) -> None:
     doc = (repo_root / "docs" / "configuration.md").read_text(encoding="utf-8")
     missing = [name for name in Settings.model_fields if f"`FLAGSTREAM_{name.upper()}`" not in doc]
     assert not missing, f"add these settings to docs/configuration.md: {missing}"
+
+
+def test_secrets_from_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = tmp_path / "password"
+    secret.write_text("from-a-file\n", encoding="utf-8")
+    monkeypatch.setenv("FLAGSTREAM_SASL_PASSWORD_FILE", str(secret))
+    settings = load_settings()
+    assert settings.sasl_password is not None
+    assert settings.sasl_password.get_secret_value() == "from-a-file"  # newline dropped
+    monkeypatch.setenv("FLAGSTREAM_SASL_PASSWORD", "inline")
+    with pytest.raises(ConfigError, match=r"both FLAGSTREAM_SASL_PASSWORD and .*_FILE"):
+        load_settings()
+    monkeypatch.delenv("FLAGSTREAM_SASL_PASSWORD")
+    monkeypatch.setenv("FLAGSTREAM_SASL_PASSWORD_FILE", str(tmp_path / "missing"))
+    with pytest.raises(ConfigError, match="cannot read it"):
+        load_settings()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"ssl_ca_file": "/nonexistent/ca.pem"}, "ssl_ca_file /nonexistent/ca.pem is not"),
+        ({"ssl_key_file": __file__}, "ssl_key_file needs ssl_cert_file"),
+        ({"metrics_username": "prom"}, "metrics_username and metrics_password go together"),
+        ({"metrics_tls_cert_file": __file__}, "metrics_tls_cert_file and metrics_tls_key_file"),
+    ],
+)
+def test_inconsistent_tls_and_auth_settings_are_refused(
+    overrides: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_settings(None, **overrides)
+
+
+def test_a_bad_ca_file_is_refused_naming_the_setting(tmp_path: Path) -> None:
+    bad = tmp_path / "ca.pem"
+    bad.write_text("not a certificate", encoding="utf-8")
+    settings = load_settings(security_protocol="SSL", ssl_ca_file=bad)
+    with pytest.raises(ConfigError, match="FLAGSTREAM_SSL_CA_FILE"):
+        ssl_context(settings)
+    assert ssl_context(load_settings()) is None  # PLAINTEXT: no TLS

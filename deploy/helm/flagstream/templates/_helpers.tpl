@@ -48,16 +48,101 @@ app.kubernetes.io/component: {{ .component }}
 {{- hasPrefix "SASL" .Values.kafka.securityProtocol -}}
 {{- end -}}
 
-{{/* environment shared by the worker and the lag exporter: settings and SASL credentials */}}
+{{/* environment shared by the worker and the lag exporter: metrics port limits, credentials
+     (secrets as files under /etc/flagstream/secrets), TLS files */}}
 {{- define "flagstream.env" -}}
+- name: FLAGSTREAM_METRICS_MAX_CONNECTIONS
+  value: {{ .Values.metrics.maxConnections | quote }}
+- name: FLAGSTREAM_METRICS_CONNECTION_TIMEOUT_S
+  value: {{ .Values.metrics.connectionTimeoutSeconds | quote }}
+{{- if eq (include "flagstream.sasl" .) "true" }}
 - name: FLAGSTREAM_SASL_USERNAME
   valueFrom:
     secretKeyRef:
       name: {{ .Values.kafka.sasl.existingSecret }}
       key: {{ .Values.kafka.sasl.usernameKey }}
-- name: FLAGSTREAM_SASL_PASSWORD
+- name: FLAGSTREAM_SASL_PASSWORD_FILE
+  value: /etc/flagstream/secrets/sasl/password
+{{- end }}
+{{- if .Values.kafka.tls.caSecret }}
+- name: FLAGSTREAM_SSL_CA_FILE
+  value: /etc/flagstream/secrets/kafka-ca/ca.crt
+{{- end }}
+{{- if .Values.kafka.tls.clientCertSecret }}
+- name: FLAGSTREAM_SSL_CERT_FILE
+  value: /etc/flagstream/secrets/kafka-client/tls.crt
+- name: FLAGSTREAM_SSL_KEY_FILE
+  value: /etc/flagstream/secrets/kafka-client/tls.key
+{{- end }}
+- name: FLAGSTREAM_SSL_CHECK_HOSTNAME
+  value: {{ .Values.kafka.tls.checkHostname | quote }}
+{{- with .Values.metrics.basicAuth.existingSecret }}
+- name: FLAGSTREAM_METRICS_USERNAME
   valueFrom:
     secretKeyRef:
-      name: {{ .Values.kafka.sasl.existingSecret }}
-      key: {{ .Values.kafka.sasl.passwordKey }}
+      name: {{ . }}
+      key: {{ $.Values.metrics.basicAuth.usernameKey }}
+- name: FLAGSTREAM_METRICS_PASSWORD_FILE
+  value: /etc/flagstream/secrets/metrics/password
+{{- end }}
+{{- end -}}
+
+{{/* the secret files the env above points to */}}
+{{- define "flagstream.secretMounts" -}}
+{{- if eq (include "flagstream.sasl" .) "true" }}
+- name: sasl
+  mountPath: /etc/flagstream/secrets/sasl
+  readOnly: true
+{{- end }}
+{{- if .Values.kafka.tls.caSecret }}
+- name: kafka-ca
+  mountPath: /etc/flagstream/secrets/kafka-ca
+  readOnly: true
+{{- end }}
+{{- if .Values.kafka.tls.clientCertSecret }}
+- name: kafka-client
+  mountPath: /etc/flagstream/secrets/kafka-client
+  readOnly: true
+{{- end }}
+{{- if .Values.metrics.basicAuth.existingSecret }}
+- name: metrics-auth
+  mountPath: /etc/flagstream/secrets/metrics
+  readOnly: true
+{{- end }}
+{{- end -}}
+
+{{- define "flagstream.secretVolumes" -}}
+{{- if eq (include "flagstream.sasl" .) "true" }}
+- name: sasl
+  secret:
+    secretName: {{ .Values.kafka.sasl.existingSecret }}
+    defaultMode: 0440
+    items:
+      - key: {{ .Values.kafka.sasl.passwordKey }}
+        path: password
+{{- end }}
+{{- if .Values.kafka.tls.caSecret }}
+- name: kafka-ca
+  secret:
+    secretName: {{ .Values.kafka.tls.caSecret }}
+    defaultMode: 0440
+    items:
+      - key: {{ .Values.kafka.tls.caKey }}
+        path: ca.crt
+{{- end }}
+{{- if .Values.kafka.tls.clientCertSecret }}
+- name: kafka-client
+  secret:
+    secretName: {{ .Values.kafka.tls.clientCertSecret }}
+    defaultMode: 0440
+{{- end }}
+{{- if .Values.metrics.basicAuth.existingSecret }}
+- name: metrics-auth
+  secret:
+    secretName: {{ .Values.metrics.basicAuth.existingSecret }}
+    defaultMode: 0440
+    items:
+      - key: {{ .Values.metrics.basicAuth.passwordKey }}
+        path: password
+{{- end }}
 {{- end -}}
