@@ -19,7 +19,15 @@ pytestmark = pytest.mark.skipif(
     bool(_MISSING), reason=f"bench extra not installed ({_MISSING}): pip install -e '.[bench]'"
 )
 
-CONTENDERS = ("flagstream", "raw-classify", "raw-transport", "faust-naive", "quixstreams")
+CONTENDERS = (
+    "flagstream",
+    "raw-classify",
+    "raw-transport",
+    "faust-naive",
+    "faust-batched",
+    "raw-librdkafka",
+    "quixstreams",
+)
 MODEL = Path(__file__).resolve().parents[2] / "models" / "fast" / "flagstream-fast.onnx"
 
 
