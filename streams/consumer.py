@@ -10,6 +10,9 @@ and rebalances, flow control, offset bookkeeping (gaps, commit of the highest co
 offset), commits, the producer, shutdown.
 
 Topics without a registered sink keep Faust's per-record delivery.
+
+The aiokafka consumer itself runs on the app's event loop (:class:`InLoopConsumerThread`) rather
+than in the thread Faust gives it, so a fetch does not cross threads.
 """
 
 from __future__ import annotations
