@@ -232,15 +232,28 @@ def _load_producer(bootstrap: str) -> Producer:
     )
 
 
-def latency(cfg: BenchConfig, name: str, rate: int, workload: Workload) -> LatencyResult:
-    """Offer ``rate`` events/s for ``cfg.latency_seconds`` to a freshly started contender."""
+def latency(
+    cfg: BenchConfig,
+    name: str,
+    rate: int,
+    workload: Workload,
+    *,
+    argv: tuple[str, ...] | None = None,
+    samples: dict[str, tuple[float, float]] | None = None,
+) -> LatencyResult:
+    """Offer ``rate`` events/s for ``cfg.latency_seconds`` to a freshly started contender.
+
+    ``argv`` runs another command than the contender's (the traced worker of ``bench.breakdown``);
+    ``samples``, if given, receives each flagged event's key → (sent, readable) wall times.
+    """
     live, flagged, dlq = _topics(cfg, name, f"r{rate}")
     kafka.create_topics(cfg.bootstrap, [live], cfg.partitions)
     kafka.create_topics(cfg.bootstrap, [flagged, dlq], cfg.partitions, kafka.OUTPUT_TOPIC_CONFIG)
     group = f"bench-{cfg.run_id}-{name}-r{rate}"
     budget = cfg.startup_timeout_s + cfg.latency_seconds + cfg.settle_timeout_s + 120
     env = contender_env(cfg, live, flagged, dlq, group, budget)
-    proc = WatchedProcess(CONTENDERS[name].argv, env, cfg.run_dir / f"{name}-r{rate}.log")
+    command = argv or CONTENDERS[name].argv
+    proc = WatchedProcess(command, env, cfg.run_dir / f"{name}-r{rate}.log")
     reader = _Reader(cfg.bootstrap, [flagged, dlq], cfg.partitions)
     producer = _load_producer(cfg.bootstrap)
     reader.start()
@@ -270,6 +283,8 @@ def latency(cfg: BenchConfig, name: str, rate: int, workload: Workload) -> Laten
         if topic == flagged and key.startswith(prefix):
             i = int(key[len(prefix) :])
             lat_ms.append((at - sent_at[i]) * 1000)
+            if samples is not None:
+                samples[key.decode()] = (sent_at[i], at)
     arr = np.asarray(lat_ms)
     pct = [round(float(x), 2) for x in np.percentile(arr, [50, 95, 99])] if len(arr) else [None] * 3
     if len(arr) < 100:

@@ -443,8 +443,10 @@ def main_dashboard() -> dict[str, Any]:
         row("Dead letters and errors"),
         timeseries(
             "Dead-letter rate by reason",
-            "Events sent to events.dlq per second, by reason (invalid_utf8, invalid_json, schema, "
-            "oversized). Healthy: near zero; a spike in one reason points at one bad producer.",
+            "Events sent to events.dlq per second, by reason: the input's (invalid_utf8, "
+            "invalid_json, schema, oversized, tombstone, too_deep) and processing's (too_large, "
+            "processing_error; next panel). Healthy: near zero; a spike in one input reason "
+            "points at one bad producer.",
             [
                 target(
                     f"sum by (reason) (rate(flagstream_dead_letters_total{{{W}}}[{RATE}]))",
@@ -455,10 +457,27 @@ def main_dashboard() -> dict[str, Any]:
             stack=True,
         ),
         timeseries(
+            "Dead letters from processing",
+            "Events dead-lettered because publishing or processing them failed, per second: "
+            "too_large (its flagged output or dead letter exceeded the producer's or the topic's "
+            "size limit; the DLQ keeps a truncated, marked copy with the original's size and "
+            "sha256) and processing_error (classification, policy or serialisation raised on "
+            "that event; the exception class is in a header). The partition moves on either "
+            "way. Healthy: zero; any processing_error is a bug to report with the dead letter.",
+            [
+                target(
+                    f'sum by (reason) (rate(flagstream_dead_letters_total{{{W}, reason=~"too_large|processing_error"}}[{RATE}]))',
+                    "{{reason}}",
+                )
+            ],
+            "ops",
+        ),
+        timeseries(
             "Errors by stage",
-            "Failures per second by stage (label of flagstream_errors_total; the worker reports "
-            "'batch'): a failed batch stops the worker, which restarts and consumes it again. "
-            "Healthy: zero; no series at all until the first failure.",
+            "Failures per second by stage (flagstream_errors_total): batch (the worker exits "
+            "with status 70 and its batch is consumed again after the restart), processing (an "
+            "event failed and was dead-lettered), broker (a send or acknowledgement failed and "
+            "is retried with backoff). Healthy: zero.",
             [target(f"sum by (stage) (rate(flagstream_errors_total{{{W}}}[{RATE}]))", "{{stage}}")],
             "ops",
         ),
@@ -484,6 +503,17 @@ def main_dashboard() -> dict[str, Any]:
             _targets(
                 (f'sum (up{{job="{WORKER_JOB}", {W}}})', "up"),
                 (f'count (up{{job="{WORKER_JOB}", {W}}})', "targets"),
+            ),
+        ),
+        timeseries(
+            "Workers ready",
+            "flagstream_ready per worker: 1 while it can do its work (what /readyz answers), 0 "
+            "while it cannot (starting, broker unreachable, input topic missing; /readyz gives "
+            "the reason). Healthy: every worker at 1; a worker at 0 for minutes is not "
+            "consuming.",
+            _targets(
+                (f"sum (flagstream_ready{{{W}}})", "ready"),
+                (f"count (flagstream_ready{{{W}}})", "workers"),
             ),
         ),
         table(
@@ -554,6 +584,13 @@ def overview_dashboard() -> dict[str, Any]:
             "Workers up",
             "Worker targets up. Red at zero: page (FlagstreamNoWorkersUp).",
             f'sum (up{{job="{WORKER_JOB}", {W}}})',
+            thresholds=[(None, "red"), (1, "green")],
+        ),
+        stat(
+            "Workers ready",
+            "Workers whose /readyz answers 200 (flagstream_ready). Red at zero: nothing is "
+            "consuming; see /readyz of a worker for the reason.",
+            f"sum (flagstream_ready{{{W}}})",
             thresholds=[(None, "red"), (1, "green")],
         ),
         stat(

@@ -10,11 +10,16 @@ and rebalances, flow control, offset bookkeeping (gaps, commit of the highest co
 offset), commits, the producer, shutdown.
 
 Topics without a registered sink keep Faust's per-record delivery.
+
+The aiokafka consumer itself runs on the app's event loop (:class:`InLoopConsumerThread`) rather
+than in the thread Faust gives it, so a fetch does not cross threads.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import inspect
 import logging
 import os
 import threading
@@ -47,8 +52,55 @@ class BatchSink(Protocol):
         ...
 
 
+class InLoopConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+    """Faust's aiokafka consumer "thread", run as a service of the app's own event loop.
+
+    Faust runs the aiokafka consumer in a thread with its own event loop and reaches it through a
+    method queue: every fetch is two hand-offs between threads (request in, records out), each
+    waiting for the GIL held by the event loop or the classify thread. Measured at 5k events/s
+    (``python -m bench.breakdown``, docs/performance.md) that hop was the largest stage of a
+    flagged event's latency after the broker itself. Here the same service (aiokafka consumer,
+    rebalance listener, Faust's event-path checks) runs on the app's loop, as a plain aiokafka
+    consumer would, and a delegated call is a plain ``await``.
+    """
+
+    _serving: asyncio.Future[None] | None = None
+
+    def __init__(self, consumer: Any, **kwargs: Any) -> None:
+        kwargs["thread_loop"] = kwargs["loop"]
+        super().__init__(consumer, **kwargs)
+
+    async def start(self) -> None:
+        """``ServiceThread.start`` without the thread: serve as a task of this loop."""
+        self._thread_started.set()
+        self._thread_running = asyncio.Future(loop=self.parent_loop)
+        self._serving = asyncio.ensure_future(self._serve())
+        try:
+            await self._thread_running  # set once started; raises if starting failed
+        finally:
+            self._thread_running = None
+
+    async def stop(self) -> None:
+        await super().stop()
+        if self._serving is not None and not self._serving.done():
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(asyncio.shield(self._serving), SETTLE_TIMEOUT_S)
+
+    async def call_thread(
+        self, fun: Callable[..., Awaitable[Any] | Any], *args: Any, **kwargs: Any
+    ) -> Any:
+        """Run a delegated call here and now (Faust delegates coroutines and plain calls)."""
+        result = fun(*args, **kwargs)
+        return await result if inspect.isawaitable(result) else result
+
+    async def _gather_remaining_tasks(self) -> None:
+        """Faust's thread cancels every task left on its loop when it stops; this loop is the
+        app's, and all of its tasks belong to others."""
+
+
 class BatchingConsumer(faust_aiokafka.Consumer):
-    """Faust's aiokafka consumer, delivering batch topics' records a fetched batch at a time."""
+    """Faust's aiokafka consumer, delivering batch topics' records a fetched batch at a time,
+    with the aiokafka consumer on the app's event loop (:class:`InLoopConsumerThread`)."""
 
     #: topic name → sink; topics not here get Faust's per-record delivery
     batch_sinks: MutableMapping[str, BatchSink]
@@ -56,6 +108,9 @@ class BatchingConsumer(faust_aiokafka.Consumer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.batch_sinks = {}
+
+    def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
+        return InLoopConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
     def ack_offsets(self, tp: TP, offsets: Iterable[int], assigned: set[TP] | None = None) -> int:
         """Mark ``offsets`` of ``tp`` processed (what ``Consumer.ack`` does per message).

@@ -1,8 +1,10 @@
 """Every private member of Faust (and of the clients under it) that flagstream depends on.
 
 ``streams.consumer`` delivers fetched batches below Faust's per-event stream, which means
-overriding Faust's fetch loop and reaching into its offset bookkeeping; the worker's readiness
-probe borrows the producer's client. Those members are not Faust's public API, so an upgrade may
+overriding Faust's fetch loop and reaching into its offset bookkeeping, and runs Faust's aiokafka
+consumer "thread" (a ``mode.ServiceThread``) on the app's own event loop, which means overriding
+how that service starts and how calls are delegated to it; the worker's readiness probe borrows
+the producer's client. Those members are not Faust's public API, so an upgrade may
 rename or change them without notice. They are all listed here, and
 ``tests/unit/test_faust_internals.py`` fails when one is missing, or when one of the methods
 flagstream copies or wraps changed its source: review the change, port it into
@@ -18,8 +20,10 @@ from typing import TYPE_CHECKING, Any, Final
 if TYPE_CHECKING:
     from streams.consumer import FlagstreamApp
 
-#: the faust-streaming release these were read from (requirements/constraints.txt pins it)
+#: the faust-streaming and mode-streaming releases these were read from
+#: (requirements/constraints.txt pins both)
 FAUST_VERSION: Final = "0.15.3"
+MODE_VERSION: Final = "0.7.1"
 
 #: instance attributes of ``faust.transport.consumer.Consumer`` read or written by
 #: ``BatchingConsumer`` (offset bookkeeping and the fetch loop's state)
@@ -45,10 +49,30 @@ CONSUMER_METHODS: Final = (
 #: mode.Service members used
 SERVICE_ATTRIBUTES: Final = ("_stopped",)  # the fetch loop stops when it is set
 
-#: methods flagstream overrides with a copy (``_drain_messages``) or re-implements for a batch
-#: (``ack`` as ``ack_offsets``), or wraps (``wait_empty``): sha256 of their source in
-#: FAUST_VERSION. A different digest means Faust changed code flagstream mirrors.
+#: members of Faust's consumer thread (``AIOKafkaConsumerThread``, a ``mode.ServiceThread``)
+#: that ``InLoopConsumerThread`` sets or overrides to run it on the app's loop instead
+THREAD_ATTRIBUTES: Final = (
+    "_thread_started",  # set by start(): maybe_start() reads it
+    "_thread_running",  # the future start() awaits, set by _serve once started (or failed)
+    "thread_loop",  # the loop the service runs on: the app's
+    "parent_loop",
+)
+THREAD_METHODS: Final = (
+    "_serve",  # start, signal _thread_running, wait until stopped, shut down
+    "call_thread",  # how the consumer's methods are delegated: a plain await here
+    "_gather_remaining_tasks",  # would cancel every task of the loop: overridden
+)
+
+#: methods flagstream overrides with a copy (``_drain_messages``; ``ServiceThread.start`` without
+#: the thread), re-implements (``ack`` as ``ack_offsets`` for a batch; ``call_thread`` as a plain
+#: await), wraps (``wait_empty``), relies on (``_serve``, run as a task) or disables
+#: (``_gather_remaining_tasks``): sha256 of their source in FAUST_VERSION / MODE_VERSION. A
+#: different digest means Faust or mode changed code flagstream mirrors.
 MIRRORED_SOURCES: Final = {
+    "mode.threads.ServiceThread.start": "f11841038a033a05",
+    "mode.threads.QueueServiceThread.call_thread": "479edda75b54734b",
+    "mode.threads.ServiceThread._serve": "67809eae09573ac7",
+    "mode.threads.ServiceThread._gather_remaining_tasks": "6f65b92dd1012485",
     "faust.transport.consumer.Consumer._drain_messages": "44a2500309e83c63",
     "faust.transport.consumer.Consumer.ack": "5fcf41cf45153475",
     "faust.transport.consumer.Consumer.wait_empty": "e4662fe24f094819",
@@ -62,10 +86,10 @@ APP_TRANSPORT_FACTORY: Final = "_new_transport"
 
 
 def source_digest(dotted: str) -> str:
-    """First 16 hex digits of the sha256 of a function's source, by dotted path."""
-    module_name, _, rest = dotted.partition(".Consumer.")
-    module = __import__(module_name, fromlist=["Consumer"])
-    function = getattr(module.Consumer, rest)
+    """First 16 hex digits of the sha256 of a method's source, by ``module.Class.method``."""
+    module_name, class_name, method = dotted.rsplit(".", 2)
+    module = __import__(module_name, fromlist=[class_name])
+    function = getattr(getattr(module, class_name), method)
     return hashlib.sha256(inspect.getsource(function).encode()).hexdigest()[:16]
 
 

@@ -3,7 +3,8 @@
 Per batch: process it (decode, classify, decide, build records) in a worker thread, hand every
 output to the transport, and once the broker has acknowledged all of them, ack the batch's input
 records to the transport (which may then commit their offsets). Batches are acked strictly in the
-order they were handed in; while one waits for the broker the next one is processed.
+order they were handed in; while up to ``max_in_flight`` of them wait for the broker, the next
+one is processed.
 
 What can go wrong, and what happens:
 
@@ -31,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -40,6 +42,12 @@ from streams.errors import FlagstreamError
 from streams.publish import InMessage, OutMessage
 
 log = logging.getLogger(__name__)
+
+
+#: batches whose outputs may await the broker's acknowledgement at once. More than one, so that
+#: a slow acknowledgement (acks=all, a busy broker) does not hold up classifying the batches
+#: behind it; acks still go strictly in order
+MAX_IN_FLIGHT = 4
 
 
 class BrokerUnavailableError(FlagstreamError):
@@ -155,6 +163,7 @@ class BatchRunner(Generic[R]):
         on_completed: Callable[[Completed[R]], None] | None = None,
         on_error: Callable[[str], None] | None = None,
         executor: ThreadPoolExecutor | None = None,
+        max_in_flight: int = MAX_IN_FLIGHT,
     ) -> None:
         self._transport = transport
         self._process = process
@@ -166,7 +175,11 @@ class BatchRunner(Generic[R]):
         # one thread: classification is CPU-bound and onnxruntime has its own threads
         self._executor = executor or ThreadPoolExecutor(1, thread_name_prefix="flagstream-process")
         self._own_executor = executor is None
-        self._pending: asyncio.Task[None] | None = None  # the batch awaiting the broker
+        if max_in_flight < 1:
+            raise ValueError(f"max_in_flight must be at least 1, not {max_in_flight}")
+        self._max_in_flight = max_in_flight
+        # batches sent and awaiting the broker, oldest first; each acks after the one before it
+        self._in_flight: deque[asyncio.Task[None]] = deque()
         self._stopping = asyncio.Event()
         #: False while the broker fails to acknowledge (readiness reads it)
         self.broker_ok = True
@@ -178,8 +191,8 @@ class BatchRunner(Generic[R]):
         self, messages: Sequence[InMessage], on_acked: Callable[[], None] | None = None
     ) -> None:
         """Process a batch and send its outputs; it is acked (then ``on_acked``) once the broker
-        has all of them. Returns when the batch is with the producer and the previous batch is
-        acked: at most one batch waits for the broker at a time.
+        has all of them and every batch before it is acked. Returns when the batch is with the
+        producer and at most ``max_in_flight`` batches, this one included, await the broker.
 
         Raises :class:`BrokerUnavailableError` or :class:`ProcessingBrokenError` (the batch is not acked).
         """
@@ -215,22 +228,37 @@ class BatchRunner(Generic[R]):
             on_acked,
         )
         await self._send_all(flight)
-        if self._pending is not None:
-            pending, self._pending = self._pending, None
-            await pending  # raises what failed it: this batch must not be acked either
-        self._pending = asyncio.ensure_future(self._complete(flight))
+        previous = self._in_flight[-1] if self._in_flight else None
+        self._in_flight.append(asyncio.ensure_future(self._complete(flight, previous)))
+        in_flight = self._in_flight
+        try:
+            # raises what failed an earlier batch: this one is not acked either (it waits for it)
+            while in_flight and (len(in_flight) > self._max_in_flight or in_flight[0].done()):
+                await in_flight.popleft()
+        except BaseException:
+            self._abandon()
+            raise
 
     async def flush(self) -> None:
         """Wait until every handled batch is acknowledged and acked (raises what failed)."""
-        if self._pending is not None:
-            pending, self._pending = self._pending, None
-            await pending
+        try:
+            while self._in_flight:
+                await self._in_flight.popleft()
+        except BaseException:
+            self._abandon()
+            raise
 
     def stop(self) -> None:
         """Stop retrying: a batch not yet acknowledged fails (it is not acked) at once."""
         self._stopping.set()
-        if self._pending is not None and not self._pending.done():
-            self._pending.cancel()
+        for task in self._in_flight:
+            if not task.done():
+                task.cancel()
+
+    def _abandon(self) -> None:
+        """An earlier batch failed, so every later one fails too: nobody awaits them now."""
+        while self._in_flight:
+            self._in_flight.popleft().add_done_callback(_retrieve)
 
     @property
     def dead_letters(self) -> DeadLetterer:
@@ -330,9 +358,11 @@ class BatchRunner(Generic[R]):
             except Exception as again:
                 exc = again
 
-    async def _complete(self, flight: _InFlight[R]) -> None:
+    async def _complete(self, flight: _InFlight[R], previous: asyncio.Task[None] | None) -> None:
         try:
             await self._acknowledged(flight)
+            if previous is not None:  # acks go in order: raises if the batch before failed
+                await asyncio.shield(previous)
         except BaseException:
             for future in flight.futures:  # given up: their errors are not news
                 if isinstance(future, asyncio.Future):

@@ -269,12 +269,14 @@ class Settings(BaseSettings):
         ),
     )
     session_timeout_s: float = Field(
-        10.0,
+        6.0,
         ge=6,
         le=300,
         description=(
             "How long the group waits for a silent worker (crashed, killed) before giving its "
-            "partitions to the others."
+            "partitions to the others. The default is the broker's minimum "
+            "(group.min.session.timeout.ms), so that without static membership a killed "
+            "worker's partitions are consumed again within 10 s."
         ),
     )
     metadata_max_age_s: float = Field(

@@ -42,6 +42,16 @@ CONTENDERS: dict[str, Contender] = {
             "plain Faust agent, model called per event, send per output",
         ),
         Contender(
+            "faust-batched",
+            (sys.executable, "-m", "bench.contenders.faust_batched"),
+            "idiomatic batched Faust agent: stream.take_events, model in a thread, send per output",
+        ),
+        Contender(
+            "raw-librdkafka",
+            (sys.executable, "-m", "bench.contenders.raw_librdkafka"),
+            "raw confluent-kafka loop (poll/consume, Pipeline.process, produce): a second limit",
+        ),
+        Contender(
             "quixstreams",
             (sys.executable, "-m", "bench.contenders.quix"),
             "Quix Streams app: StreamingDataFrame.apply per message, to_topic",

@@ -32,6 +32,7 @@ import click
     "contenders",
     multiple=True,
     help="Run only these (repeatable): flagstream, raw-classify, raw-transport, faust-naive, "
+    "faust-batched, raw-librdkafka, "
     "quixstreams.",
 )
 @click.option(

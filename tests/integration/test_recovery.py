@@ -22,6 +22,7 @@ from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
+from streams.settings import Settings
 from tests.integration.conftest import run_kafka_script
 from tests.support import WorkerProcess, free_port, metric_sum, start_worker, wait_until
 
@@ -193,7 +194,8 @@ def test_a_killed_worker_restarted_gets_its_partitions_back(
         resumed_s = time.monotonic() - killed
     finally:
         assert second.stop() == 0, second.log()[-3000:]
-    how = "static membership" if static else "session timeout 10 s"
+    session_s = Settings.model_fields["session_timeout_s"].default
+    how = "static membership" if static else f"dynamic membership, session timeout {session_s:g} s"
     print(
         f"\nkill -9 and restart ({how}): restarted process serving {serving_s:.1f} s after the "
         f"kill, consuming again {resumed_s:.1f} s after the kill"

@@ -7,6 +7,7 @@ it into streams/consumer.py, then update streams/faust_internals.py.
 from __future__ import annotations
 
 import asyncio
+import importlib.metadata
 from pathlib import Path
 
 import faust
@@ -27,6 +28,14 @@ def test_the_installed_faust_is_the_one_the_internals_were_read_from() -> None:
     )
 
 
+def test_the_installed_mode_is_the_one_the_internals_were_read_from() -> None:
+    installed = importlib.metadata.version("mode-streaming")
+    assert installed == fi.MODE_VERSION, (
+        f"mode-streaming {installed} is installed, streams/faust_internals.py was checked "
+        f"against {fi.MODE_VERSION}: review the ServiceThread members it lists, then bump it"
+    )
+
+
 @pytest.mark.parametrize("dotted", sorted(fi.MIRRORED_SOURCES))
 def test_mirrored_methods_are_unchanged(dotted: str) -> None:
     assert fi.source_digest(dotted) == fi.MIRRORED_SOURCES[dotted], (
@@ -38,15 +47,15 @@ def test_every_named_member_exists(tmp_path: Path) -> None:
     async def scenario() -> list[str]:
         app = create_app(Settings(data_dir=tmp_path))
         consumer = app.batching_consumer
-        try:
-            missing = [a for a in fi.CONSUMER_ATTRIBUTES if not hasattr(consumer, a)]
-            missing += [m for m in fi.CONSUMER_METHODS if not callable(getattr(consumer, m, None))]
-            missing += [a for a in fi.SERVICE_ATTRIBUTES if not hasattr(consumer, a)]
-            if not callable(getattr(app.producer, fi.PRODUCER_ACCESSOR, None)):
-                missing.append(f"Producer.{fi.PRODUCER_ACCESSOR}")
-            return missing
-        finally:
-            consumer._thread.thread_loop.close()  # made for the aiokafka thread, never started
+        thread = consumer._thread
+        missing = [a for a in fi.CONSUMER_ATTRIBUTES if not hasattr(consumer, a)]
+        missing += [m for m in fi.CONSUMER_METHODS if not callable(getattr(consumer, m, None))]
+        missing += [a for a in fi.SERVICE_ATTRIBUTES if not hasattr(consumer, a)]
+        missing += [a for a in fi.THREAD_ATTRIBUTES if not hasattr(thread, a)]
+        missing += [m for m in fi.THREAD_METHODS if not callable(getattr(thread, m, None))]
+        if not callable(getattr(app.producer, fi.PRODUCER_ACCESSOR, None)):
+            missing.append(f"Producer.{fi.PRODUCER_ACCESSOR}")
+        return missing
 
     assert asyncio.run(scenario()) == []
     assert callable(getattr(faust.App, fi.APP_TRANSPORT_FACTORY, None))

@@ -280,3 +280,56 @@ def test_broker_recovery_is_reported() -> None:
         return runner.broker_ok
 
     assert _run(scenario()) is True
+
+
+def test_up_to_max_in_flight_batches_await_the_broker_and_acks_stay_in_order() -> None:
+    async def scenario() -> tuple[bool, bool, list[tuple[int, int]], list[tuple[int, int]]]:
+        t = FakeTransport(auto_ack=False)
+        runner, _, _ = _runner(t, max_in_flight=2)
+        await runner.handle(_msgs(0, 1))  # both return with nothing acknowledged ...
+        await runner.handle(_msgs(1, 1))
+        third = asyncio.ensure_future(runner.handle(_msgs(2, 1)))  # ... the third waits
+        await asyncio.sleep(0.05)
+        third_waited = not third.done()
+        t.futures[1].set_result(None)  # the second batch acknowledged first: not acked yet
+        await asyncio.sleep(0.05)
+        before_first = list(t.acked)
+        t.futures[0].set_result(None)
+        await asyncio.wait_for(third, WAIT_S)
+        third_returned = third.done()
+        t.futures[2].set_result(None)
+        await runner.flush()
+        runner.close()
+        return third_waited, third_returned, before_first, t.acked
+
+    third_waited, third_returned, before_first, acked = _run(scenario())
+    assert third_waited
+    assert third_returned
+    assert before_first == []
+    assert acked == [(0, 0), (0, 1), (0, 2)]
+
+
+def test_a_batch_that_fails_fails_every_batch_in_flight_after_it() -> None:
+    async def scenario() -> FakeTransport:
+        t = FakeTransport(auto_ack=False)
+        retry = RetryPolicy(timeout_s=0.05, first_backoff_s=0.001, max_backoff_s=0.01)
+        runner, completed, _ = _runner(t, retry=retry, max_in_flight=3)
+        await runner.handle(_msgs(0, 1))
+        t.auto_ack = True
+        await runner.handle(_msgs(1, 2))  # acknowledged at once, but it comes after batch 1
+        assert all(f.done() and not f.exception() for f in t.futures[1:])
+        t.fail_sends = [UnreachableError] * 10_000  # batch 1 is never taken again ...
+        t.futures[0].set_exception(UnreachableError("no acknowledgement"))  # ... once it failed
+        with pytest.raises(BrokerUnavailableError):
+            await runner.flush()
+        assert completed == []
+        runner.close()
+        return t
+
+    t = _run(scenario())
+    assert t.acked == []  # batch 2 neither: its offsets would commit past batch 1's
+
+
+def test_max_in_flight_below_one_is_refused() -> None:
+    with pytest.raises(ValueError, match="max_in_flight"):
+        BatchRunner(FakeTransport(), _echo, DeadLetters("dlq", 1_000_000), max_in_flight=0)
