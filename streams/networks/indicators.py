@@ -1,0 +1,238 @@
+"""Indicators: the contact points and links a message carries, normalised so that copies meet.
+
+What spammers write to get past exact matching is undone first: full-width characters and
+digits (NFKC), Chinese numerals in long digit runs, "dot"/"点"/"[.]" between name parts,
+"(at)"/"[at]" in e-mail addresses, and separators between digits. Then:
+
+- ``url``: scheme-less lower-case host and path (no query, no fragment); ``domain``: its
+  registered domain (the public suffix plus one label), from the bundled Public Suffix List
+  snapshot of ``publicsuffixlist`` (no network). Bare domains count only with a known suffix.
+- ``phone``: E.164 (``phonenumbers``, valid numbers only); a run without ``+`` is read in the
+  region the text suggests (CJK text: ``CN``, else ``default_region``).
+- ``email``: lower-case address.
+- ``wechat`` / ``qq`` / ``telegram`` / ``whatsapp``: the id after a messenger's name, written
+  the ways spammers write it (微信, 威信, 薇, V信, VX, WX, 加V; QQ, 扣扣, 企鹅; TG, 电报, 飞机,
+  t.me/; WhatsApp, wa.me/). A WhatsApp id is its E.164 number.
+- ``wallet``: Bitcoin (base58check or bech32), Ethereum (0x + 40 hex, lower-cased) and Tron
+  (base58check, ``T``...), prefixed by the chain: ``btc:...``, ``eth:...``, ``trx:...``.
+
+Extraction is pure and costs a few microseconds for the common text without digits or dots.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import cache
+from typing import Final
+
+import phonenumbers
+from publicsuffixlist import PublicSuffixList
+
+URL: Final = "url"
+DOMAIN: Final = "domain"
+PHONE: Final = "phone"
+EMAIL: Final = "email"
+WECHAT: Final = "wechat"
+QQ: Final = "qq"
+TELEGRAM: Final = "telegram"
+WHATSAPP: Final = "whatsapp"
+WALLET: Final = "wallet"
+TYPES: Final = (URL, DOMAIN, PHONE, EMAIL, WECHAT, QQ, TELEGRAM, WHATSAPP, WALLET)
+
+MAX_PER_TEXT: Final = 16  # a text listing hundreds of links is spam anyway; bound the work
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Indicator:
+    """One normalised indicator; ``key`` is what state and signal lists are keyed by."""
+
+    type: str
+    value: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.type}:{self.value}"
+
+
+_CN_DIGITS = str.maketrans("〇零一二三四五六七八九", "00123456789")
+_CJK = re.compile(r"[\u3400-\u9fff]")
+# obfuscated separators: "example dot com", "example(dot)com", "example[.]com", "example 点 com"
+_DOT = re.compile(
+    r"(?<=[a-z0-9])\s*(?:[\(\[\{<]\s*(?:dot|点|\.)\s*[\)\]\}>]|\s(?:dot|点)\s|点)\s*(?=[a-z0-9])"
+)
+_AT = re.compile(r"(?<=[a-z0-9])\s*(?:[\(\[\{<]\s*(?:at|@)\s*[\)\]\}>]|\sat\s|＠)\s*(?=[a-z0-9])")
+# separators a phone number may be written with, between two digits
+_DIGIT_SEP = re.compile(r"(?<=\d)[\s\-\.·_/()（）]+(?=\d)")
+_DIGIT_RUN = re.compile(r"(?<![0-9a-z_+])(\+?\d{7,15})(?!\d)")
+
+_URL = re.compile(
+    r"(?:(?:https?://)|(?:www\.))[^\s<>\"'，。、）)]+"
+    r"|(?<![@\w.-])(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{1,62}"
+    r"(?:/[^\s<>\"'，。、）)]*)?"
+)
+_EMAIL = re.compile(r"(?<![\w.+-])([a-z0-9][a-z0-9._%+-]{0,63})@((?:[a-z0-9-]+\.)+[a-z]{2,63})")
+
+_SEP = r"\s*(?:号|號|id|账号|帐号)?\s*[:：=\-]?\s*"
+_WECHAT = re.compile(
+    r"(?<![a-z])(?:微信|威信|薇信|徽信|维信|微\s*x\s*i\s*n|weixin|wechat|v信|vx|wx|加\s*v|\+\s*v|薇|v)"
+    + _SEP
+    + r"([a-z][-_a-z0-9]{5,19}|\+?\d{6,15})(?![\w])"
+)
+_QQ = re.compile(r"(?<![a-z])(?:qq|扣扣|企鹅|q\s*q群|qq群)" + _SEP + r"([1-9]\d{4,11})(?!\d)")
+_TELEGRAM = re.compile(
+    r"(?:t\.me/|telegram\.me/)@?([a-z][a-z0-9_]{4,31})"
+    r"|(?<![a-z])(?:telegram|tg|电报|纸飞机|飞机)" + _SEP + r"@?([a-z][a-z0-9_]{4,31})(?![\w])"
+)
+_WHATSAPP = re.compile(
+    r"wa\.me/(\+?\d{7,15})|(?<![a-z])(?:whatsapp|whats\s*app|wsp)" + _SEP + r"(\+?\d{7,15})"
+)
+
+_BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+_B58_INDEX = {c: i for i, c in enumerate(_BASE58)}
+# wallets are matched on the NFKC text before lower-casing: base58 is case-sensitive
+_WALLET = re.compile(
+    r"(?<![0-9A-Za-z])(?:(0x[0-9a-fA-F]{40})|(bc1[02-9ac-hj-np-z]{11,71})"
+    r"|([13][1-9A-HJ-NP-Za-km-z]{25,34})|(T[1-9A-HJ-NP-Za-km-z]{33}))(?![0-9A-Za-z])"
+)
+
+
+@cache
+def _psl() -> PublicSuffixList:
+    # the snapshot bundled with the package: no download at run time
+    return PublicSuffixList(accept_unknown=False)
+
+
+def normalise_dots(text: str) -> str:
+    """NFKC, lower case, obfuscated dots undone (the text the patterns read)."""
+    folded = unicodedata.normalize("NFKC", text).lower()
+    if "dot" in folded or "点" in folded or "[" in folded or "(" in folded:
+        folded = _DOT.sub(".", folded)
+    return folded
+
+
+def normalise_ats(folded: str) -> str:
+    """Obfuscated ats undone, for e-mail addresses only: " at " is also plain English."""
+    if "at" in folded or "＠" in folded:
+        return _AT.sub("@", folded)
+    return folded
+
+
+def registered_domain(host: str) -> str | None:
+    """``a.b.example.co.uk`` → ``example.co.uk``; None for an unknown suffix or a bare suffix."""
+    host = host.strip(".").lower()
+    if not host or "." not in host:
+        return None
+    try:
+        host = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return None
+    found: str | None = _psl().privatesuffix(host)
+    return found
+
+
+def _base58check(address: str) -> bytes | None:
+    number = 0
+    for char in address:
+        number = number * 58 + _B58_INDEX[char]
+    raw = number.to_bytes(25, "big") if number.bit_length() <= 200 else b""
+    if len(raw) != 25:
+        return None
+    payload, checksum = raw[:-4], raw[-4:]
+    if hashlib.sha256(hashlib.sha256(payload).digest()).digest()[:4] != checksum:
+        return None
+    return payload
+
+
+def _wallets(nfkc: str, out: set[Indicator]) -> None:
+    for eth, bech, legacy, tron in _WALLET.findall(nfkc):
+        if eth:
+            out.add(Indicator(WALLET, f"eth:{eth.lower()}"))
+        elif bech:
+            out.add(Indicator(WALLET, f"btc:{bech.lower()}"))
+        elif legacy and _base58check(legacy) is not None:
+            out.add(Indicator(WALLET, f"btc:{legacy}"))
+        elif tron and (payload := _base58check(tron)) is not None and payload[0] == 0x41:
+            out.add(Indicator(WALLET, f"trx:{tron}"))
+
+
+def e164(number: str, region: str | None) -> str | None:
+    """A valid phone number in E.164, or None."""
+    try:
+        parsed = phonenumbers.parse(number, None if number.startswith("+") else region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(parsed):
+        return None
+    formatted: str = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    return formatted
+
+
+def _urls(text: str, out: set[Indicator]) -> None:
+    for match in _URL.finditer(text):
+        raw = match.group(0).rstrip(".,;:!?")
+        rest = raw.split("://", 1)[-1]
+        host, _, path = rest.partition("/")
+        host = host.rsplit("@", 1)[-1].split(":", 1)[0]
+        domain = registered_domain(host)
+        if domain is None:
+            continue
+        if host.startswith("www."):
+            host = host[4:]
+        path = path.split("#", 1)[0].split("?", 1)[0].rstrip("/")
+        out.add(Indicator(DOMAIN, domain))
+        out.add(Indicator(URL, f"{host}/{path}" if path else host))
+
+
+class IndicatorExtractor:
+    """Extracts the indicators of texts; ``default_region`` reads numbers written without ``+``."""
+
+    __slots__ = ("_region",)
+
+    def __init__(self, default_region: str = "US") -> None:
+        self._region = default_region
+
+    def extract(self, text: str) -> list[Indicator]:
+        """The distinct indicators of ``text``, sorted, at most ``MAX_PER_TEXT``."""
+        if not text:
+            return []
+        nfkc = unicodedata.normalize("NFKC", text)
+        folded = normalise_dots(text)
+        out: set[Indicator] = set()
+        has_digit = any(c.isdigit() for c in folded) or bool(
+            set(folded) & set("〇零一二三四五六七八九")
+        )
+        if "." in folded or "/" in folded:
+            _urls(folded, out)
+        at_folded = normalise_ats(folded)
+        if "@" in at_folded:
+            for user, host in _EMAIL.findall(at_folded):
+                if registered_domain(host) is not None:
+                    out.add(Indicator(EMAIL, f"{user}@{host}"))
+        region = "CN" if _CJK.search(folded) else self._region
+        if has_digit:
+            compact = _DIGIT_SEP.sub("", folded.translate(_CN_DIGITS))
+            for run in _DIGIT_RUN.findall(compact):
+                if (number := e164(run, region)) is not None:
+                    out.add(Indicator(PHONE, number))
+            self._messengers(compact, region, out)
+            if len(out) < MAX_PER_TEXT:
+                _wallets(nfkc, out)
+        else:
+            self._messengers(folded, region, out)
+        return sorted(out)[:MAX_PER_TEXT]
+
+    def _messengers(self, text: str, region: str, out: set[Indicator]) -> None:
+        for wid in _WECHAT.findall(text):
+            out.add(Indicator(WECHAT, wid.lstrip("+")))
+        for qid in _QQ.findall(text):
+            out.add(Indicator(QQ, qid))
+        for link, named in _TELEGRAM.findall(text):
+            out.add(Indicator(TELEGRAM, link or named))
+        for link, named in _WHATSAPP.findall(text):
+            # wa.me/ links carry the international number without its "+"
+            number = e164("+" + link.lstrip("+"), region) if link else e164(named, region)
+            if number is not None:
+                out.add(Indicator(WHATSAPP, number))

@@ -1,0 +1,133 @@
+"""Indicators in English and Chinese, as spammers write them."""
+
+from __future__ import annotations
+
+import pytest
+
+from streams.networks.indicators import IndicatorExtractor, registered_domain
+
+
+@pytest.fixture(scope="module")
+def extract() -> IndicatorExtractor:
+    return IndicatorExtractor(default_region="US")
+
+
+def keys(extractor: IndicatorExtractor, text: str) -> list[str]:
+    return [i.key for i in extractor.extract(text)]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("call me at +1 (415) 555-2671", "phone:+14155552671"),
+        ("call 415 555 2671 today", "phone:+14155552671"),  # default region, spaces
+        ("电话 138 0013 8000", "phone:+8613800138000"),  # CJK text: read in CN
+        ("打 １３８００１３８０００ 咨询", "phone:+8613800138000"),  # full-width digits
+        ("电话 一三八 零零一三 八零零零", "phone:+8613800138000"),  # Chinese numerals
+        ("whatsapp +44 7911 123456", "whatsapp:+447911123456"),
+        ("wa.me/447911123456", "whatsapp:+447911123456"),
+    ],
+)
+def test_phones(extract: IndicatorExtractor, text: str, expected: str) -> None:
+    assert expected in keys(extract, text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("加微信 abc_12345 领取红包", "wechat:abc_12345"),
+        ("VX：wx_scam888", "wechat:wx_scam888"),
+        ("薇：lucky2026 免费送", "wechat:lucky2026"),
+        ("威信号: Money_Tree8", "wechat:money_tree8"),
+        ("add me on wechat: jobs_online", "wechat:jobs_online"),
+        ("+V 13800138000 领奖", "wechat:13800138000"),
+        ("QQ号：１２３４５６７８９", "qq:123456789"),
+        ("扣扣 88886666 进群", "qq:88886666"),
+        ("telegram: @cryptoking", "telegram:cryptoking"),
+        ("join t.me/freegift_bot now", "telegram:freegift_bot"),
+        ("纸飞机 @money_maker 联系", "telegram:money_maker"),
+        ("TG：@Airdrop_Boss", "telegram:airdrop_boss"),
+    ],
+)
+def test_messengers(extract: IndicatorExtractor, text: str, expected: str) -> None:
+    assert expected in keys(extract, text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "see https://www.Example.co.uk/path/x?utm=1#top",
+            {"domain:example.co.uk", "url:example.co.uk/path/x"},
+        ),
+        ("visit bit dot ly/abc now", {"domain:bit.ly", "url:bit.ly/abc"}),
+        ("go to scam-site(dot)com", {"domain:scam-site.com", "url:scam-site.com"}),
+        ("go to scam-site[.]com", {"domain:scam-site.com"}),
+        ("打开 gift点shop 领取", {"domain:gift.shop"}),
+        (
+            "ｈｔｔｐｓ：／／ｐａｙ．ｅｘａｍｐｌｅ．ｃｏｍ／ｘ",
+            {"domain:example.com", "url:pay.example.com/x"},
+        ),
+        ("login at secure.paypal.com.verify-account.net/", {"domain:verify-account.net"}),
+    ],
+)
+def test_urls_reduce_to_registered_domains(
+    extract: IndicatorExtractor, text: str, expected: set[str]
+) -> None:
+    assert expected <= set(keys(extract, text))
+
+
+def test_emails_with_obfuscated_at_and_dot(extract: IndicatorExtractor) -> None:
+    assert "email:john.doe@gmail.com" in keys(extract, "mail john.doe (at) gmail dot com")
+    assert "email:win@prize.cn" in keys(extract, "联系 WIN＠prize.cn")
+    assert "email:a.b@example.org" in keys(extract, "write to a.b@example.org.")
+
+
+def test_wallets_are_checksummed(extract: IndicatorExtractor) -> None:
+    assert keys(extract, "send 0x52908400098527886E0F7030069857D2E4169EE7") == [
+        "wallet:eth:0x52908400098527886e0f7030069857d2e4169ee7"
+    ]
+    assert keys(extract, "btc 1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa") == [
+        "wallet:btc:1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa"
+    ]
+    assert keys(extract, "USDT TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t") == [
+        "wallet:trx:TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"
+    ]
+    assert "wallet:btc:bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq" in keys(
+        extract, "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq"
+    )
+    # one character changed: the checksum fails, nothing is extracted
+    assert keys(extract, "btc 1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNb") == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "happy new year everyone!",
+        "I review: abcdef12 and the polka dot dress",
+        "新年快乐，万事如意",
+        "the meeting is at 10.30 in room 4",
+        "my order 12345 arrived",
+        "",
+    ],
+)
+def test_benign_texts_carry_no_indicator(extract: IndicatorExtractor, text: str) -> None:
+    assert keys(extract, text) == []
+
+
+def test_the_same_contact_written_differently_meets(extract: IndicatorExtractor) -> None:
+    variants = [
+        "电话13800138000",
+        "電話: 138-0013-8000",
+        "tel +86 138 0013 8000",
+        "１３８ ００１３ ８０００ 微",
+    ]
+    found = [set(keys(extract, v)) for v in variants]
+    assert all("phone:+8613800138000" in f for f in found)
+
+
+def test_registered_domain() -> None:
+    assert registered_domain("a.b.example.co.uk") == "example.co.uk"
+    assert registered_domain("user.github.io") == "user.github.io"  # a private suffix
+    assert registered_domain("co.uk") is None
+    assert registered_domain("example.notatld") is None
