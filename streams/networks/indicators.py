@@ -59,6 +59,7 @@ class Indicator:
 
 _CN_DIGITS = str.maketrans("〇零一二三四五六七八九", "00123456789")
 _CJK = re.compile(r"[\u3400-\u9fff]")
+_DIGITISH = re.compile(r"[0-9〇零一二三四五六七八九]")
 # obfuscated separators: "example dot com", "example(dot)com", "example[.]com", "example 点 com"
 _DOT = re.compile(
     r"(?<=[a-z0-9])\s*(?:[\(\[\{<]\s*(?:dot|点|\.)\s*[\)\]\}>]|\s(?:dot|点)\s|点)\s*(?=[a-z0-9])"
@@ -201,9 +202,8 @@ class IndicatorExtractor:
         nfkc = unicodedata.normalize("NFKC", text)
         folded = normalise_dots(text)
         out: set[Indicator] = set()
-        has_digit = any(c.isdigit() for c in folded) or bool(
-            set(folded) & set("〇零一二三四五六七八九")
-        )
+        # a phone number or a wallet needs at least 7 digits (Chinese numerals count)
+        has_digit = len(_DIGITISH.findall(folded)) >= 7
         if "." in folded or "/" in folded:
             _urls(folded, out)
         at_folded = normalise_ats(folded)
@@ -218,10 +218,9 @@ class IndicatorExtractor:
                 if (number := e164(run, region)) is not None:
                     out.add(Indicator(PHONE, number))
             self._messengers(compact, region, out)
-            if len(out) < MAX_PER_TEXT:
-                _wallets(nfkc, out)
         else:
             self._messengers(folded, region, out)
+        _wallets(nfkc, out)
         return sorted(out)[:MAX_PER_TEXT]
 
     def _messengers(self, text: str, region: str, out: set[Indicator]) -> None:

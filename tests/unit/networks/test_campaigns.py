@@ -1,0 +1,195 @@
+"""Campaign detection as a pure function of the observations (no broker)."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+
+from streams.networks.campaigns import (
+    NEAR_DUPLICATE,
+    SHARED_INDICATOR,
+    CampaignConfig,
+    CampaignTracker,
+    Observation,
+)
+from streams.networks.minhash import MinHasher
+
+HASHER = MinHasher()
+SCAM = (
+    "Congratulations {name}! You have won ${amount} in the {brand} lottery. Message our agent "
+    "on WhatsApp today to claim your prize {emoji}"
+)
+NAMES = ("John", "Mary", "Wei", "Ahmed", "Sofia", "Ken", "Olga", "Ravi")
+BRANDS = ("Global", "Mega", "Lucky")
+EMOJI = ("🎉", "💰", "", "!!")
+BENIGN = (
+    "the train was late again this morning, I missed my first meeting",
+    "does anyone know a good place for dumplings near the station",
+    "just finished the marathon, my legs are done but I am so happy",
+    "our team won the match yesterday, what a game that was",
+    "reading a great book about the history of the silk road",
+    "新版本更新以后手机耗电少了很多，终于满意了",
+    "明天早上九点开会，请大家准时参加，谢谢",
+)
+
+
+def scam_text(rng: random.Random) -> str:
+    words = SCAM.format(
+        name=rng.choice(NAMES),
+        amount=rng.randint(100, 99_999),
+        brand=rng.choice(BRANDS),
+        emoji=rng.choice(EMOJI),
+    )
+    if rng.random() < 0.3:  # word order: the call to action first
+        head, _, tail = words.partition(". ")
+        words = f"{tail}. {head}"
+    return words
+
+
+def observations(
+    texts: list[str],
+    authors: list[str],
+    start: float = 1_000_000.0,
+    step: float = 1.0,
+    tag: str = "e",
+) -> list[Observation]:
+    sigs, has = HASHER.signatures(texts)
+    return [
+        Observation(
+            f"{tag}{i}", authors[i], start + i * step, (), texts[i], sigs[i] if has[i] else None
+        )
+        for i in range(len(texts))
+    ]
+
+
+def tracker(**overrides: float) -> CampaignTracker:
+    config = CampaignConfig(**{"min_authors": 5, "window_s": 3600.0, **overrides})  # type: ignore[arg-type]
+    return CampaignTracker(config, {}, HASHER)
+
+
+def test_varied_copies_from_k_authors_become_one_campaign_with_a_stable_id() -> None:
+    rng = random.Random(1)
+    texts = [scam_text(rng) for _ in range(30)]
+    obs = observations(texts, [f"scammer{i}" for i in range(30)])
+    t = tracker()
+    emitted = [rec for o in obs for rec in t.observe([o])]
+    assert emitted, "30 authors posting the script must make a campaign"
+    ids = {rec["campaign_id"] for rec in emitted}
+    assert len(ids) == 1
+    first = emitted[0]
+    assert first["kind"] == NEAR_DUPLICATE
+    assert first["author_count"] == 5  # emitted when it crosses K...
+    assert emitted[-1]["author_count"] >= 27  # ...and re-emitted with the same id as it grows
+    assert [rec["author_count"] for rec in emitted] == sorted(
+        rec["author_count"] for rec in emitted
+    )
+    assert emitted[-1]["event_count"] == len(emitted[-1]["event_ids"])
+
+
+def test_fewer_than_k_authors_is_no_campaign() -> None:
+    rng = random.Random(2)
+    texts = [scam_text(rng) for _ in range(12)]
+    # twelve posts, four authors
+    obs = observations(texts, [f"a{i % 4}" for i in range(12)])
+    assert tracker().observe(obs) == []
+
+
+def test_authors_spread_over_more_than_the_window_are_no_campaign() -> None:
+    rng = random.Random(3)
+    texts = [scam_text(rng) for _ in range(10)]
+    obs = observations(texts, [f"a{i}" for i in range(10)], step=1_000.0)
+    assert tracker(window_s=2_500.0).observe(obs) == []  # never 5 authors within 2,500 s
+    assert tracker(window_s=5_000.0).observe(obs) != []
+
+
+def test_benign_viral_phrase_never_merges_with_the_scam() -> None:
+    rng = random.Random(4)
+    viral = [
+        f"Happy new year everyone{'!' * rng.randint(0, 3)} wishing you all the best"
+        for _ in range(20)
+    ]
+    scams = [scam_text(rng) for _ in range(20)]
+    texts = [t for pair in zip(viral, scams, strict=True) for t in pair]
+    authors = [f"u{i}" for i in range(40)]
+    obs = observations(texts, authors)
+    records = tracker().observe(obs)
+    by_id: dict[str, dict[str, object]] = {r["campaign_id"]: r for r in records}
+    assert len(by_id) == 2
+    for record in by_id.values():
+        members = set(record["event_ids"])  # type: ignore[arg-type]
+        kinds = {("viral" if int(e[1:]) % 2 == 0 else "scam") for e in members}
+        assert len(kinds) == 1, "a campaign mixes the viral phrase and the scam"
+
+
+def test_shared_indicator_across_different_texts() -> None:
+    texts = [BENIGN[i % len(BENIGN)] + f" call +1 415 555 2671 ({i})" for i in range(25)]
+    obs = [
+        Observation(
+            f"p{i}", f"a{i}", 1_000.0 + i, ("scam",), texts[i], None, (("phone", "+14155552671"),)
+        )
+        for i in range(25)
+    ]
+    records = tracker().observe(obs)
+    assert len(records) == 1  # one batch: one record, however many authors it added
+    record = records[0]
+    assert record["kind"] == SHARED_INDICATOR
+    assert record["author_count"] == 25
+    assert record["indicators"] == [{"type": "phone", "value": "+14155552671"}]
+    assert record["labels"] == {"scam": 25}
+    assert record["campaign_id"] == tracker().observe(obs)[0]["campaign_id"]  # stable
+
+
+def test_redelivered_events_are_counted_once() -> None:
+    obs = [
+        Observation(f"p{i}", f"a{i}", 1_000.0 + i, (), "x", None, (("qq", "12345678"),))
+        for i in range(6)
+    ]
+    t = tracker()
+    first = t.observe(obs)
+    again = t.observe(obs)
+    assert first[0]["event_count"] == 6
+    assert again == []  # nothing new: no re-emission
+
+
+def test_recovered_state_keeps_the_id_and_the_members() -> None:
+    rng = random.Random(5)
+    texts = [scam_text(rng) for _ in range(20)]
+    obs = observations(texts, [f"s{i}" for i in range(20)])
+    store: dict[str, bytes] = {}
+    before = CampaignTracker(CampaignConfig(min_authors=5), store, HASHER)
+    early = before.observe(obs[:8])
+    assert early
+    # a new process: the store is what the changelog restores; the index is rebuilt from it
+    after = CampaignTracker(CampaignConfig(min_authors=5), dict(store), HASHER)
+    after.rebuild()
+    late = after.observe(obs[8:])
+    assert {r["campaign_id"] for r in late} == {early[0]["campaign_id"]}
+    assert set(late[-1]["event_ids"]) >= {o.event_id for o in obs[:8]}
+
+
+def test_idle_groups_expire_and_state_is_bounded() -> None:
+    t = tracker(window_s=100.0, max_members=100)
+    obs = [
+        Observation(f"p{i}", f"a{i}", float(i), (), "", None, (("qq", "99999999"),))
+        for i in range(300)
+    ]
+    records = t.observe(obs)
+    assert len(records[-1]["event_ids"]) == 100  # the 100 most recent
+    assert records[-1]["event_ids"][-1] == "p299"
+    assert records[-1]["event_count"] == 300
+    t.observe([Observation("late", "z", 10_000.0, (), "", None, (("qq", "11111111"),))])
+    assert t.groups == 1  # the busy group went idle for longer than the window
+
+
+def test_unrelated_sentences_are_far_apart() -> None:
+    sigs, has = HASHER.signatures(list(BENIGN))
+    assert has.all()
+    sims = [
+        float(np.mean(sigs[i] == sigs[j]))
+        for i in range(len(BENIGN))
+        for j in range(i + 1, len(BENIGN))
+    ]
+    assert max(sims) < 0.3 < CampaignConfig().similarity
+    t = tracker(min_authors=2)
+    assert t.observe(observations(list(BENIGN), [f"a{i}" for i in range(len(BENIGN))])) == []
