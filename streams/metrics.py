@@ -253,3 +253,69 @@ class LagExporterMetrics:
             "Unix time of the last successful poll of the brokers.",
             registry=registry,
         )
+
+
+# campaign kinds (streams.networks.campaigns.KINDS): the `kind` label of the campaign metrics
+CAMPAIGN_KINDS = ("near_duplicate", "shared_indicator", "signal_list")
+
+
+class NetworkMetrics:
+    """Campaigns and indicators (``streams.networks``); label values: the campaign kinds."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+        self.campaign_records = Counter(
+            f"{NS}_campaign_records_total",
+            "Campaign records published: a campaign crossing K, or growing, by kind.",
+            ["kind"],
+            registry=registry,
+        )
+        self.campaigns_detected = Counter(
+            f"{NS}_campaigns_detected_total",
+            "Groups that became campaigns (crossed K distinct authors within W), by kind.",
+            ["kind"],
+            registry=registry,
+        )
+        self.campaign_members = Counter(
+            f"{NS}_campaign_members_total",
+            "Events added to an active campaign (its K-th member and every later one), by kind.",
+            ["kind"],
+            registry=registry,
+        )
+        self.active_campaigns = Gauge(
+            f"{NS}_campaigns_active",
+            "Campaigns this worker holds that were active within the window, by kind.",
+            ["kind"],
+            registry=registry,
+        )
+        self.state_groups = Gauge(
+            f"{NS}_campaign_state_groups",
+            "Groups (candidate campaigns: clusters and indicators) in this worker's tables.",
+            registry=registry,
+        )
+        self.state_bytes = Gauge(
+            f"{NS}_campaign_state_bytes",
+            "Bytes of the stored values of this worker's campaign tables.",
+            registry=registry,
+        )
+        self.flagged_in_campaign = Counter(
+            f"{NS}_flagged_in_campaign_total",
+            "Flagged events published with the campaign_id of an active campaign.",
+            registry=registry,
+        )
+        self.features_seconds = Counter(
+            f"{NS}_network_features_seconds_total",
+            "CPU spent extracting indicators and MinHash signatures on the hot path, seconds.",
+            registry=registry,
+        )
+        self.stage_seconds = Histogram(
+            f"{NS}_campaign_stage_seconds",
+            "Time the campaign stage spent on one routed bundle of observations.",
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.stage_delay = Gauge(
+            f"{NS}_campaign_stage_delay_seconds",
+            "Now minus the event time of the newest observation the campaign stage processed.",
+            registry=registry,
+        )

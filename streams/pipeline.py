@@ -19,6 +19,7 @@ from streams.classify import DECIDERS, Classifier
 from streams.events import Decoder, EmbeddedEvent, Event, Pseudonyms, Rejected
 from streams.metrics import WorkerMetrics
 from streams.model import TextModel
+from streams.networks.tap import NetworkTap
 from streams.policy import ACTION_NAMES, Policy, load_policy
 from streams.publish import (
     TOO_LARGE,
@@ -87,6 +88,8 @@ class Pipeline:
             2: _model_ref(classifier.fast),  # routed, encoder skipped: the fast scores stand
         }
         self._policy_ref = {"version": policy.version}
+        #: indicators, signatures and campaign observations (streams.networks); None: off
+        self.networks = NetworkTap(settings) if settings.campaigns_enabled else None
 
     def dead_letters(self) -> DeadLetters:
         """The builder of the dead letters the batch runner decides on (same topic and limit)."""
@@ -149,6 +152,9 @@ class Pipeline:
         created = np.fromiter((ev.created_at for _, ev in good), np.float64, len(good))
         classify_s = scored.fast_seconds + scored.accurate_seconds
         flagged = np.flatnonzero(decisions.actions)
+        networks = self.networks
+        features = networks.features([ev.text for _, ev in good]) if networks else None
+        flag_labels: dict[int, list[str]] = {}
         if len(flagged):
             decided_ts = time.time()
             processed_at = utc_now_iso(decided_ts)
@@ -187,6 +193,10 @@ class Pipeline:
                         **timing_common,
                     },
                 }
+                if features is not None:
+                    flag_labels[i] = hit
+                    if (campaign := features.campaign_ids[i]) is not None:
+                        payload["campaign_id"] = campaign
                 out = flagged_message(
                     self._flagged_topic, self._ce_source, msg, payload, processed_at
                 )
@@ -200,6 +210,9 @@ class Pipeline:
                     )
                     reasons.append(TOO_LARGE)
                 outputs.append(out)
+        if features is not None:
+            assert networks is not None
+            outputs.extend(networks.outputs(good, features, flag_labels))
         return BatchResult(
             outputs,
             reasons,

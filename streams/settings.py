@@ -286,6 +286,55 @@ class Settings(BaseSettings):
         description="How often the consumer refreshes metadata (new topics and partitions).",
     )
 
+    # --- networks: campaigns and indicators (docs/networks.md) ---
+    campaigns_enabled: bool = Field(
+        True,
+        description=(
+            "Extract indicators and near-duplicate signatures from every event and detect "
+            "campaigns (a second agent with Faust tables). Off: events are judged alone."
+        ),
+    )
+    campaign_topic: str = Field(
+        "events.campaigns", description="Where campaign records are published (CloudEvents)."
+    )
+    campaign_min_authors: int = Field(
+        5, ge=2, le=10_000, description="K: distinct authors that make a group a campaign."
+    )
+    campaign_window_s: float = Field(
+        3_600.0,
+        gt=0,
+        le=30 * 86_400,
+        description="W: the K authors must be seen within this many seconds (event time).",
+    )
+    campaign_similarity: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="Estimated Jaccard similarity (MinHash) a text needs to join a cluster.",
+    )
+    campaign_partitions: int = Field(
+        4,
+        ge=1,
+        le=256,
+        description=(
+            "Partitions of the campaign stage's repartition topic and of its tables' "
+            "changelogs: how many workers can share the campaign state. Fixed once created."
+        ),
+    )
+    campaign_indicator_types: tuple[str, ...] = Field(
+        ("url", "phone", "email", "wechat", "qq", "telegram", "whatsapp", "wallet"),
+        description=(
+            "Indicator types whose sharing by K authors is a campaign ('domain' is left out: "
+            "many honest authors link the same big sites)."
+        ),
+    )
+    indicator_default_region: str = Field(
+        "US",
+        min_length=2,
+        max_length=2,
+        description="Region (ISO 3166) for phone numbers written without + in non-CJK text.",
+    )
+
     @classmethod
     def settings_customise_sources(
         cls,

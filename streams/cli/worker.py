@@ -15,7 +15,8 @@ from streams.app import create_app
 from streams.cli.options import bootstrap_option, config_option, model_options, settings_from_cli
 from streams.errors import FlagstreamError
 from streams.health import Heartbeat, access_from_settings, limits_from_settings, serve
-from streams.metrics import WorkerMetrics, process_registry
+from streams.metrics import NetworkMetrics, WorkerMetrics, process_registry
+from streams.networks.stage import register_campaign_stage
 from streams.pipeline import Pipeline
 
 log = logging.getLogger("streams.worker")
@@ -96,6 +97,8 @@ def worker(
     app = create_app(settings)
     handler = BatchHandler(app, pipeline, metrics)
     register_agent(app, settings, handler)
+    if pipeline.networks is not None:  # issue 10: the campaign stage (streams/networks/stage.py)
+        register_campaign_stage(app, settings, NetworkMetrics(registry), pipeline.networks)
 
     @app.task
     async def tick() -> None:  # proves to /healthz that the event loop runs, from the start

@@ -108,6 +108,7 @@ class _Group:
     data: dict[str, Any]
     dirty: bool = False
     grown: bool = False  # new authors in this batch
+    added: int = 0  # new members in this batch
 
     @classmethod
     def new(cls, cid: str, kind: str, obs: Observation) -> _Group:
@@ -173,7 +174,11 @@ class CampaignTracker:
 
     # --- the batch ---------------------------------------------------------------------------
     def observe(self, observations: Iterable[Observation]) -> list[dict[str, Any]]:
-        """Add a batch; return one record per campaign that became active or grew."""
+        """Add a batch; return one record per campaign that became active or grew.
+
+        Keys starting with ``_`` are the worker's (``_key``: the store key, ``_new``: it just
+        crossed K, ``_added``: members this batch added); they are not part of the format.
+        """
         cache: dict[str, _Group] = {}
         touched: dict[str, _Group] = {}
         cfg = self.config
@@ -199,9 +204,14 @@ class CampaignTracker:
             if group.dirty:
                 recent = self._authors_in_window(data)
                 if recent >= cfg.min_authors and (not data["active"] or recent > data["reported"]):
+                    record = self._record(data, recent)
+                    # for the worker's metrics and the active-campaign map; not published
+                    record["_key"] = key
+                    record["_new"] = not data["active"]
+                    record["_added"] = group.added
                     data["active"] = True
                     data["reported"] = recent
-                    out.append(self._record(data, recent))
+                    out.append(record)
                 self.store[key] = orjson.dumps(data)
                 heapq.heappush(self._expiry, (float(data["last_seen"]), key))
         self.expire()
@@ -258,6 +268,7 @@ class CampaignTracker:
             return  # redelivered: counted already
         cfg = self.config
         members.append([obs.event_id, obs.author_id, obs.ts, list(obs.labels)])
+        group.added += 1
         if len(members) > cfg.max_members:
             del members[: len(members) - cfg.max_members]
         data["event_count"] += 1

@@ -42,6 +42,8 @@ WHATSAPP: Final = "whatsapp"
 WALLET: Final = "wallet"
 TYPES: Final = (URL, DOMAIN, PHONE, EMAIL, WECHAT, QQ, TELEGRAM, WHATSAPP, WALLET)
 
+_LENIENCY: Final = phonenumbers.Leniency.VALID
+_E164: Final = phonenumbers.PhoneNumberFormat.E164
 MAX_PER_TEXT: Final = 16  # a text listing hundreds of links is spam anyway; bound the work
 
 
@@ -66,7 +68,7 @@ _DOT = re.compile(
 )
 _AT = re.compile(r"(?<=[a-z0-9])\s*(?:[\(\[\{<]\s*(?:at|@)\s*[\)\]\}>]|\sat\s|＠)\s*(?=[a-z0-9])")
 # separators a phone number may be written with, between two digits
-_DIGIT_SEP = re.compile(r"(?<=\d)[\s\-\.·_/()（）]+(?=\d)")
+_DIGIT_SEP = re.compile(r"(?<=\d)[\s\-\.·_/]{1,3}(?=\d)")
 _DIGIT_RUN = re.compile(r"(?<![0-9a-z_+])(\+?\d{7,15})(?!\d)")
 
 _URL = re.compile(
@@ -213,7 +215,13 @@ class IndicatorExtractor:
                     out.add(Indicator(EMAIL, f"{user}@{host}"))
         region = "CN" if _CJK.search(folded) else self._region
         if has_digit:
-            compact = _DIGIT_SEP.sub("", folded.translate(_CN_DIGITS))
+            digits = folded.translate(_CN_DIGITS)
+            # numbers as people write them ("+1 (415) 555-2671"), then as spammers do
+            # ("1 3 8 0 0 1 3 8 0 0 0", "138-0013-8000"): separators between digits removed
+            for match in phonenumbers.PhoneNumberMatcher(digits, region, _LENIENCY):
+                number = phonenumbers.format_number(match.number, _E164)
+                out.add(Indicator(PHONE, number))
+            compact = _DIGIT_SEP.sub("", digits)
             for run in _DIGIT_RUN.findall(compact):
                 if (number := e164(run, region)) is not None:
                     out.add(Indicator(PHONE, number))

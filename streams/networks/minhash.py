@@ -175,7 +175,9 @@ class MinHasher:
         """``[n, bands]`` band keys (63-bit, band index mixed in: equal keys mean equal bands)."""
         n = sigs.shape[0]
         grouped = sigs.reshape(n, self.bands, self.rows).astype(np.uint64)
-        acc = np.zeros((n, self.bands), np.uint64) + np.arange(self.bands, dtype=np.uint64)
+        acc: npt.NDArray[np.uint64] = np.broadcast_to(
+            np.arange(self.bands, dtype=np.uint64), (n, self.bands)
+        ).copy()
         for r in range(self.rows):
             acc = _mix(acc * np.uint64(0x9E3779B97F4A7C15) + grouped[:, :, r])
         return (acc & _MASK63).astype(np.int64)

@@ -21,6 +21,8 @@ def keys(extractor: IndicatorExtractor, text: str) -> list[str]:
     [
         ("call me at +1 (415) 555-2671", "phone:+14155552671"),
         ("call 415 555 2671 today", "phone:+14155552671"),  # default region, spaces
+        ("call me +1 415 555 2671 (3)", "phone:+14155552671"),  # a number next to it
+        ("call 1 4 1 5 5 5 5 2 6 7 1", "phone:+14155552671"),  # a space between every digit
         ("电话 138 0013 8000", "phone:+8613800138000"),  # CJK text: read in CN
         ("打 １３８００１３８０００ 咨询", "phone:+8613800138000"),  # full-width digits
         ("电话 一三八 零零一三 八零零零", "phone:+8613800138000"),  # Chinese numerals

@@ -1,0 +1,264 @@
+"""The campaign stage: a second Faust agent, on the repartition topic the pipeline routes its
+observations to, with the campaign state in a Faust table (changelog-backed: recovered on
+restart and on rebalance, per partition, before the agent sees a record).
+
+Topology (docs/networks.md)::
+
+    events ──moderate (batches)──► events.flagged / events.dlq
+                      └──────────► <group>-networks-observations  (N partitions, keyed by shard)
+                                        └──campaigns──► events.campaigns
+                                              ▲  └─────► table networks-campaigns
+                                              │          (<group>-networks-campaigns-changelog)
+                                              └── ActiveCampaigns (this process) ──► campaign_id
+                                                  on the flagged events of later members
+
+Campaign records follow the CloudEvents 1.0 Kafka binding in binary mode (``ce_*`` headers),
+keyed by ``campaign_id``; the data is ``streams/schemas/campaign.v1.json``. A record is
+published, and acknowledged by the broker, before the observation that caused it is acked.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import MutableMapping
+from typing import Any, Final, cast
+
+import faust
+import orjson
+from kafka.admin import NewTopic
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+from streams.errors import FlagstreamError
+from streams.kafka_clients import admin_client
+from streams.metrics import NetworkMetrics
+from streams.networks.campaigns import (
+    NEAR_DUPLICATE,
+    CampaignConfig,
+    CampaignTracker,
+)
+from streams.networks.minhash import decode_signature
+from streams.networks.tap import ActiveCampaigns, NetworkTap, decode_bundle, observations_topic
+from streams.publish import CE_SPECVERSION, CONTENT_TYPE_JSON, Headers, utc_now_iso
+from streams.settings import Settings
+
+log = logging.getLogger(__name__)
+
+CE_TYPE_CAMPAIGN: Final = b"io.flagstream.networks.campaign.v1"
+CE_DATASCHEMA_CAMPAIGN: Final = b"urn:flagstream:schema:campaign:v1"
+TABLE_NAME: Final = "networks-campaigns"
+GAUGE_INTERVAL_S: Final = 5.0
+
+
+def campaign_config(settings: Settings) -> CampaignConfig:
+    return CampaignConfig(
+        min_authors=settings.campaign_min_authors,
+        window_s=settings.campaign_window_s,
+        similarity=settings.campaign_similarity,
+    )
+
+
+def campaign_headers(record: dict[str, Any], source: bytes) -> Headers:
+    """CloudEvents binary-mode attributes of one campaign record.
+
+    ``ce_id`` is the campaign id and its author count: stable across a redelivery (the same
+    growth is the same event), new each time the campaign grows.
+    """
+    cid = record["campaign_id"]
+    return [
+        ("ce_specversion", CE_SPECVERSION),
+        ("ce_id", f"{cid}-{record['event_count']}".encode()),
+        ("ce_source", source),
+        ("ce_type", CE_TYPE_CAMPAIGN),
+        ("ce_time", utc_now_iso(time.time()).encode()),
+        ("ce_subject", cid.encode()),
+        ("ce_dataschema", CE_DATASCHEMA_CAMPAIGN),
+        ("content-type", CONTENT_TYPE_JSON),
+    ]
+
+
+def publishable(record: dict[str, Any]) -> dict[str, Any]:
+    """The record as published: times in RFC 3339 (the tracker keeps unix seconds)."""
+    out = {k: v for k, v in record.items() if not k.startswith("_")}
+    out["first_seen"] = utc_now_iso(record["first_seen"])
+    out["last_seen"] = utc_now_iso(record["last_seen"])
+    return out
+
+
+class CampaignStage:
+    """The tracker on a Faust table, the publishing of its records and its metrics."""
+
+    def __init__(
+        self,
+        app: faust.App,
+        settings: Settings,
+        metrics: NetworkMetrics,
+        active: ActiveCampaigns,
+        tap: NetworkTap | None = None,
+    ) -> None:
+        self.app = app
+        self.settings = settings
+        self.metrics = metrics
+        self.active = active
+        self.tap = tap
+        partitions = settings.campaign_partitions
+        self.table = app.Table(
+            TABLE_NAME,
+            partitions=partitions,
+            key_type=str,  # json: str keys come back as str after a recovery
+            value_type=bytes,  # raw: the tracker's JSON bytes
+            help="Campaign state: near-duplicate clusters and indicator groups (JSON values).",
+        )
+        self.tracker = CampaignTracker(
+            campaign_config(settings), cast(MutableMapping[str, bytes], self.table)
+        )
+        self.source = app.topic(
+            observations_topic(settings),
+            key_serializer="raw",
+            value_serializer="raw",
+            partitions=partitions,
+            internal=True,
+        )
+        self._ce_source = f"urn:flagstream:{settings.group_id}".encode()
+        self._needs_rebuild = True
+        self._features_reported = 0.0
+        self.table.on_recover(self._recovered)
+
+    async def _recovered(self) -> None:
+        # before any agent resumes: the pipeline learns the active campaigns at once
+        self.rebuild()
+
+    def rebuild(self) -> None:
+        """Index what the recovered table holds; re-learn its active campaigns."""
+        self.tracker.rebuild()
+        self.active.by_band.clear()
+        self.active.by_indicator.clear()
+        self.active.kinds.clear()
+        for key, raw in list(self.table.items()):
+            data = orjson.loads(raw)
+            if data.get("active"):
+                self._learn(key, data)
+        self._needs_rebuild = False
+        log.info(
+            "campaign state: %d groups, %d active campaigns", self.tracker.groups, len(self.active)
+        )
+
+    def _learn(self, key: str, data: dict[str, Any]) -> None:
+        cid = data["id"]
+        self.active.kinds[cid] = data["kind"]
+        if data["kind"] == NEAR_DUPLICATE:
+            hasher = self.tracker.hasher
+            for text in data.get("exemplars", ()):
+                for band in hasher.bands_of(decode_signature(text)):
+                    self.active.by_band[band] = cid
+        else:
+            self.active.by_indicator[key[2:]] = cid
+
+    async def handle(self, value: bytes) -> None:
+        """One routed bundle: update the state, publish the campaigns it made or grew."""
+        if self._needs_rebuild:
+            self.rebuild()
+        started = time.perf_counter()
+        observations = decode_bundle(value)
+        records = self.tracker.observe(observations)
+        metrics = self.metrics
+        for record in records:
+            key = record["_key"]
+            raw = self.table.get(key)
+            if raw is not None:
+                self._learn(key, orjson.loads(raw))
+            kind = record["kind"]
+            if record["_new"]:
+                metrics.campaigns_detected.labels(kind).inc()
+            metrics.campaign_members.labels(kind).inc(record["_added"])
+            fut = await self.app.producer.send(
+                self.settings.campaign_topic,
+                record["campaign_id"].encode(),
+                orjson.dumps(publishable(record)),
+                partition=None,
+                timestamp=None,
+                headers=campaign_headers(record, self._ce_source),
+            )
+            await fut  # acknowledged before the observation is acked
+            metrics.campaign_records.labels(kind).inc()
+        if observations:
+            newest = max(o.ts for o in observations)
+            self.metrics.stage_delay.set(max(time.time() - newest, 0.0))
+        self.metrics.stage_seconds.observe(time.perf_counter() - started)
+
+    def update_gauges(self) -> None:
+        m = self.metrics
+        m.state_groups.set(self.tracker.groups)
+        m.state_bytes.set(sum(len(v) for v in list(self.table.values())))
+        counts = dict.fromkeys(("near_duplicate", "shared_indicator", "signal_list"), 0)
+        for kind in list(self.active.kinds.values()):
+            counts[kind] = counts.get(kind, 0) + 1
+        for kind, count in counts.items():
+            m.active_campaigns.labels(kind).set(count)
+        if self.tap is not None:
+            spent = self.tap.cpu_seconds
+            if spent > self._features_reported:
+                m.features_seconds.inc(spent - self._features_reported)
+                self._features_reported = spent
+
+
+def changelog_topic(settings: Settings) -> str:
+    """Faust's name for the table's changelog."""
+    return f"{settings.group_id}-{TABLE_NAME}-changelog"
+
+
+def create_stage_topics(settings: Settings) -> list[str]:
+    """Create the repartition topic and the changelog (``campaign_partitions`` each, the
+    changelog compacted) and the campaigns topic (the broker's defaults), when missing."""
+    n = settings.campaign_partitions
+    wanted = [
+        NewTopic(observations_topic(settings), n, -1),
+        NewTopic(changelog_topic(settings), n, -1, topic_configs={"cleanup.policy": "compact"}),
+        NewTopic(settings.campaign_topic, -1, -1),
+    ]
+    admin = admin_client(settings, "flagstream-networks")
+    created: list[str] = []
+    try:
+        existing = set(admin.list_topics())
+        for topic in wanted:
+            if topic.name in existing:
+                continue
+            try:
+                admin.create_topics([topic], timeout_ms=30_000)
+                created.append(topic.name)
+            except TopicAlreadyExistsError:  # another worker was quicker
+                pass
+    finally:
+        admin.close()
+    return created
+
+
+def register_campaign_stage(
+    app: faust.App,
+    settings: Settings,
+    metrics: NetworkMetrics,
+    tap: NetworkTap,
+) -> CampaignStage:
+    """The campaign agent and its table on ``app``; ``tap`` learns the active campaigns.
+
+    The repartition topic and the campaigns topic are created first, when missing: a topic that
+    appears after the group has formed is picked up only by a later rebalance.
+    """
+    if settings.create_missing_topics:
+        try:
+            create_stage_topics(settings)
+        except (FlagstreamError, KafkaError) as exc:  # no broker yet: Faust declares them later
+            log.warning("could not create the campaign stage's topics yet: %r", exc)
+    stage = CampaignStage(app, settings, metrics, tap.active, tap)
+
+    async def campaigns(stream: Any) -> None:  # a faust.Stream of raw bundles
+        async for value in stream:
+            await stage.handle(value)
+
+    app.agent(stage.source, name="flagstream.campaigns", concurrency=1)(campaigns)
+
+    @app.timer(GAUGE_INTERVAL_S)
+    async def campaign_gauges() -> None:
+        stage.update_gauges()
+
+    return stage

@@ -1,0 +1,205 @@
+"""The hot path's side of the networks: a batch's indicators and signatures, routed by key.
+
+``Pipeline.process`` calls :meth:`NetworkTap.features` on the batch's texts (one vectorised
+MinHash pass, one indicator pass) and :meth:`NetworkTap.outputs` once the decisions are made.
+The outputs are the batch's *observations*, bundled per partition of the campaign stage's
+repartition topic so that what must meet meets in one worker whatever the input is keyed by:
+
+- each shared-indicator candidate goes to the partition of its indicator (``crc32 % N``);
+- the near-duplicate signature of every event goes to one partition, that of the key
+  ``near_duplicate``: near-duplicates share *some* LSH band, not a known one, so all bands of
+  a text must be compared in one place (docs/networks.md: the cost, and how to shard further).
+
+A bundle is one Kafka record keyed so that the default partitioner (murmur2) sends it to its
+partition: a batch costs at most N records more, not one per event. Observations ride the same
+at-least-once path as the flagged events: the input offsets are committed after the broker has
+them, and the campaign stage drops redelivered ones by event id.
+"""
+
+from __future__ import annotations
+
+import time
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+import orjson
+from kafka.partitioner.default import murmur2
+
+from streams.events import Event
+from streams.networks.campaigns import Observation
+from streams.networks.indicators import Indicator, IndicatorExtractor
+from streams.networks.minhash import MinHasher
+from streams.publish import InMessage, OutMessage
+from streams.settings import Settings
+
+NEAR_DUPLICATE_ROUTE: Final = "near_duplicate"
+BUNDLE_VERSION: Final = 1
+MAX_BUNDLE_BYTES: Final = 200_000  # well under every publish limit (>= 256 KiB)
+
+
+def observations_topic(settings: Settings) -> str:
+    """The campaign stage's repartition topic (internal: created by the worker)."""
+    return f"{settings.group_id}-networks-observations"
+
+
+def partition_of(key: str, partitions: int) -> int:
+    """The stage partition that owns ``key`` (an indicator key or the near-duplicate route)."""
+    return zlib.crc32(key.encode()) % partitions
+
+
+def shard_keys(partitions: int) -> list[bytes]:
+    """For each partition p, a record key that Kafka's default partitioner sends to p."""
+    keys: list[bytes | None] = [None] * partitions
+    found = 0
+    i = 0
+    while found < partitions:
+        key = f"shard-{i}".encode()
+        p = (murmur2(key) & 0x7FFFFFFF) % partitions
+        if keys[p] is None:
+            keys[p] = key
+            found += 1
+        i += 1
+    return [k for k in keys if k is not None]
+
+
+class ActiveCampaigns:
+    """What this process knows of active campaigns: band keys and indicator keys → campaign id.
+
+    Written by the campaign stage when it emits a record, read by the pipeline to put
+    ``campaign_id`` on flagged events. A plain dict: reads from the pipeline's thread are safe
+    under the GIL (no iteration).
+    """
+
+    __slots__ = ("by_band", "by_indicator", "kinds")
+
+    def __init__(self) -> None:
+        self.by_band: dict[int, str] = {}
+        self.by_indicator: dict[str, str] = {}
+        self.kinds: dict[str, str] = {}  # campaign id -> kind
+
+    def lookup(self, bands: Sequence[int], indicators: Sequence[Indicator]) -> str | None:
+        by_indicator = self.by_indicator
+        for ind in indicators:
+            found = by_indicator.get(ind.key)
+            if found is not None:
+                return found
+        by_band = self.by_band
+        if by_band:
+            for band in bands:
+                found = by_band.get(band)
+                if found is not None:
+                    return found
+        return None
+
+    def __len__(self) -> int:
+        return len(self.kinds)
+
+
+@dataclass(slots=True)
+class BatchFeatures:
+    """Per event of a batch: indicators, signature (if the text is long enough), campaign id."""
+
+    indicators: list[list[Indicator]]
+    signatures: npt.NDArray[np.uint32]
+    has_signature: npt.NDArray[np.bool_]
+    bands: list[list[int]]
+    campaign_ids: list[str | None]
+    seconds: float
+
+
+class NetworkTap:
+    """Features of a batch, and the observations to route to the campaign stage."""
+
+    def __init__(self, settings: Settings, active: ActiveCampaigns | None = None) -> None:
+        self.extractor = IndicatorExtractor(settings.indicator_default_region)
+        self.hasher = MinHasher()
+        self.topic = observations_topic(settings)
+        self.partitions = settings.campaign_partitions
+        self._keys = shard_keys(self.partitions)
+        self.near_duplicate_partition = partition_of(NEAR_DUPLICATE_ROUTE, self.partitions)
+        self._types = frozenset(settings.campaign_indicator_types)
+        self._max_chars = settings.max_text_chars
+        self.active = active if active is not None else ActiveCampaigns()
+        self.cpu_seconds = 0.0  # spent in features(), for the worker's metrics
+
+    def features(self, texts: Sequence[str]) -> BatchFeatures:
+        started = time.process_time()
+        limit = self._max_chars
+        clipped = [t[:limit] for t in texts]
+        extract = self.extractor.extract
+        indicators = [extract(t) for t in clipped]
+        sigs, has = self.hasher.signatures(clipped)
+        bands: list[list[int]] = [[] for _ in clipped]
+        if has.any():
+            rows = np.flatnonzero(has)
+            keys = self.hasher.band_keys(sigs[rows]).tolist()
+            for row, row_keys in zip(rows.tolist(), keys, strict=True):
+                bands[row] = row_keys
+        lookup = self.active.lookup
+        if len(self.active):
+            ids = [lookup(b, i) for b, i in zip(bands, indicators, strict=True)]
+        else:
+            ids = [None] * len(clipped)
+        spent = time.process_time() - started
+        self.cpu_seconds += spent
+        return BatchFeatures(indicators, sigs, has, bands, ids, spent)
+
+    def outputs(
+        self,
+        good: Sequence[tuple[InMessage, Event]],
+        features: BatchFeatures,
+        labels: dict[int, list[str]],
+    ) -> list[OutMessage]:
+        """The batch's observations, one bundle (or a few, if large) per stage partition."""
+        n = self.partitions
+        nd = self.near_duplicate_partition
+        types = self._types
+        per_partition: list[list[dict[str, Any]]] = [[] for _ in range(n)]
+        sigs, has = features.signatures, features.has_signature
+        for i, (_msg, ev) in enumerate(good):
+            routed: dict[int, list[tuple[str, str]]] = {}
+            for ind in features.indicators[i]:
+                if ind.type in types:
+                    routed.setdefault(partition_of(ind.key, n), []).append((ind.type, ind.value))
+            if has[i]:
+                routed.setdefault(nd, [])
+            if not routed:
+                continue
+            author = ev.body.get("author", {}).get("id", "")
+            hit = tuple(labels.get(i, ()))
+            for p, inds in routed.items():
+                per_partition[p].append(
+                    Observation(
+                        ev.event_id,
+                        str(author),
+                        ev.created_at,
+                        hit,
+                        ev.text,
+                        sigs[i] if p == nd and has[i] else None,
+                        tuple(inds),
+                    ).to_json()
+                )
+        out: list[OutMessage] = []
+        for p, items in enumerate(per_partition):
+            if items:
+                out.extend(self._bundles(p, items))
+        return out
+
+    def _bundles(self, partition: int, items: list[dict[str, Any]]) -> list[OutMessage]:
+        value = orjson.dumps({"v": BUNDLE_VERSION, "o": items})
+        if len(value) > MAX_BUNDLE_BYTES and len(items) > 1:
+            half = len(items) // 2
+            return self._bundles(partition, items[:half]) + self._bundles(partition, items[half:])
+        return [OutMessage(self.topic, self._keys[partition], value, [], None)]
+
+
+def decode_bundle(value: bytes) -> list[Observation]:
+    """The observations of one routed record (the campaign stage's input)."""
+    bundle = orjson.loads(value)
+    if bundle.get("v") != BUNDLE_VERSION:
+        raise ValueError(f"observation bundle version {bundle.get('v')!r}, expected 1")
+    return [Observation.from_json(o) for o in bundle["o"]]

@@ -1,0 +1,196 @@
+"""Campaigns live on the real broker: detected within seconds of their K-th member, published as
+CloudEvents keyed by a stable campaign id, and the state survives ``kill -9`` of the worker."""
+
+from __future__ import annotations
+
+import random
+import signal
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import orjson
+import pytest
+from kafka import KafkaProducer
+
+from streams.events import load_schema
+from tests.support import WorkerProcess, metric_sum, read_topic, start_worker, wait_until
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+HANG_S = 120.0  # a wait this long is a hang, whatever the machine
+K = 5
+SCAM = (
+    "Congratulations {name}! You have won ${amount} in the {brand} lottery. Message our agent "
+    "on WhatsApp today to claim your prize {emoji}"
+)
+NAMES = ("John", "Mary", "Wei", "Ahmed", "Sofia", "Ken", "Olga", "Ravi")
+BENIGN = (
+    "the train was late again this morning, I missed my first meeting",
+    "does anyone know a good place for dumplings near the station",
+    "just finished the marathon, my legs are done but I am so happy",
+    "reading a great book about the history of the silk road",
+    "明天早上九点开会，请大家准时参加，谢谢",
+    "新版本更新以后手机耗电少了很多，终于满意了",
+)
+
+
+# six different texts, one phone number
+PHONE_TEXTS = (
+    "cheap designer bags, all original, call me +1 415 555 2671",
+    "need a loan today? no credit check. 415-555-2671",
+    "生意兴隆，货到付款，电话 +1 (415) 555-2671",
+    "hot singles in your area want to meet, text (415) 555 2671",
+    "work from home and earn $500 a day, WhatsApp +14155552671",
+    "your parcel is held at customs, pay the fee: +1 415 5552671",
+)
+
+
+def _event(event_id: str, author: str, text: str) -> bytes:
+    now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return orjson.dumps(
+        {
+            "event_id": event_id,
+            "type": "post",
+            "created_at": now,
+            "source": "tests",
+            "author": {"id": author},
+            "text": text,
+        }
+    )
+
+
+def _scam(rng: random.Random) -> str:
+    return SCAM.format(
+        name=rng.choice(NAMES),
+        amount=rng.randint(100, 99_999),
+        brand=rng.choice(("Global", "Mega", "Lucky")),
+        emoji=rng.choice(("🎉", "💰", "", "!!")),
+    )
+
+
+def _produce(bootstrap: str, topic: str, events: list[tuple[str, str, str]]) -> None:
+    producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
+    try:
+        for event_id, author, text in events:
+            # keyed by event id: the members of a campaign land on every input partition
+            producer.send(topic, key=event_id.encode(), value=_event(event_id, author, text))
+        producer.flush(timeout=60)
+    finally:
+        producer.close(timeout=10)
+
+
+def _campaigns(bootstrap: str, topic: str) -> list[tuple[Any, dict[str, Any]]]:
+    try:
+        records = read_topic(bootstrap, topic, timeout=30)
+    except AssertionError:
+        return []
+    return [(r, orjson.loads(r.value)) for r in records]
+
+
+def _latest(
+    bootstrap: str, topic: str, kind: str, min_authors: int, member: str
+) -> tuple[Any, dict[str, Any]] | None:
+    """The latest record of the ``kind`` campaign that holds ``member``, once it has
+    ``min_authors``."""
+    found = [
+        (r, c)
+        for r, c in _campaigns(bootstrap, topic)
+        if c["kind"] == kind and member in c["event_ids"] and c["author_count"] >= min_authors
+    ]
+    return found[-1] if found else None
+
+
+def test_campaigns_are_detected_live_and_survive_kill_9(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    prefix = f"net-{uuid.uuid4().hex[:8]}"
+    env = {
+        "FLAGSTREAM_BOOTSTRAP": kafka_bootstrap,
+        "FLAGSTREAM_GROUP_ID": f"{prefix}-group",
+        "FLAGSTREAM_INPUT_TOPIC": f"{prefix}.events",
+        "FLAGSTREAM_FLAGGED_TOPIC": f"{prefix}.flagged",
+        "FLAGSTREAM_DLQ_TOPIC": f"{prefix}.dlq",
+        "FLAGSTREAM_CAMPAIGN_TOPIC": f"{prefix}.campaigns",
+        "FLAGSTREAM_CAMPAIGN_MIN_AUTHORS": str(K),
+        "FLAGSTREAM_CAMPAIGN_PARTITIONS": "2",
+    }
+    topic = env["FLAGSTREAM_INPUT_TOPIC"]
+    campaigns_topic = env["FLAGSTREAM_CAMPAIGN_TOPIC"]
+    rng = random.Random(7)
+    schema = load_schema("campaign.v1.json")
+    first = start_worker(env, tmp_path, "first")
+    second: WorkerProcess | None = None
+    try:
+        wait_until(lambda: first.probe("/readyz") == 200, HANG_S, "/readyz 200")
+        benign = [(f"b{i}", f"user{i}", BENIGN[i % len(BENIGN)] + f" #{i}") for i in range(200)]
+        scam_early = [(f"s{i}", f"scammer{i}", _scam(rng)) for i in range(8)]
+        phone = [(f"p{i}", f"seller{i}", text) for i, text in enumerate(PHONE_TEXTS)]
+        _produce(kafka_bootstrap, topic, benign[:100] + scam_early + phone + benign[100:])
+        produced = time.monotonic()
+
+        def detected() -> bool:
+            nd = _latest(kafka_bootstrap, campaigns_topic, "near_duplicate", 8, "s0")
+            si = _latest(kafka_bootstrap, campaigns_topic, "shared_indicator", 6, "p0")
+            return nd is not None and si is not None
+
+        wait_until(detected, HANG_S, "both campaigns on the campaigns topic", interval=1.0)
+        print(f"\ncampaigns detected {time.monotonic() - produced:.1f} s after producing")
+        nd = _latest(kafka_bootstrap, campaigns_topic, "near_duplicate", 8, "s0")
+        si = _latest(kafka_bootstrap, campaigns_topic, "shared_indicator", 6, "p0")
+        assert nd is not None
+        assert si is not None
+        record, campaign = nd
+        jsonschema.validate(campaign, schema, format_checker=jsonschema.FormatChecker())
+        jsonschema.validate(si[1], schema, format_checker=jsonschema.FormatChecker())
+        headers = dict(record.headers)
+        assert headers["ce_type"] == b"io.flagstream.networks.campaign.v1"
+        assert headers["ce_specversion"] == b"1.0"
+        assert record.key == campaign["campaign_id"].encode() == headers["ce_subject"]
+        assert set(campaign["event_ids"]) == {e for e, _, _ in scam_early}
+        assert set(si[1]["event_ids"]) == {e for e, _, _ in phone}
+        assert si[1]["indicators"] == [{"type": "phone", "value": "+14155552671"}]
+        # the benign sentences, each posted by many authors, may be campaigns of their own
+        # (with no labels), but never share one with the scam
+        for _, other in _campaigns(kafka_bootstrap, campaigns_topic):
+            kinds = {e[0] for e in other["event_ids"]}
+            assert "s" not in kinds or kinds == {"s"}, f"the scam merged with others: {other}"
+            if kinds == {"b"}:
+                assert not other["labels"].get("scam"), other
+        samples = first.metrics()
+        published = _campaigns(kafka_bootstrap, campaigns_topic)
+        for kind in ("near_duplicate", "shared_indicator"):
+            ids = {c["campaign_id"] for _, c in published if c["kind"] == kind}
+            assert metric_sum(samples, "flagstream_campaigns_detected_total", kind=kind) == len(ids)
+    finally:
+        first.process.send_signal(signal.SIGKILL)
+        first.process.wait(30)
+    try:
+        second = start_worker(env, tmp_path, "second")
+        scam_late = [(f"s{i}", f"scammer{i}", _scam(rng)) for i in range(8, 14)]
+        _produce(kafka_bootstrap, topic, scam_late)
+
+        def grown() -> bool:
+            return _latest(kafka_bootstrap, campaigns_topic, "near_duplicate", 14, "s0") is not None
+
+        wait_until(grown, HANG_S, "the campaign to grow after the restart", interval=1.0)
+        after = _latest(kafka_bootstrap, campaigns_topic, "near_duplicate", 14, "s0")
+        assert after is not None
+        assert after[1]["campaign_id"] == campaign["campaign_id"]  # the same id after kill -9
+        members = {e for e, _, _ in scam_early + scam_late}
+        assert set(after[1]["event_ids"]) == members  # no member lost, none added wrongly
+        assert after[1]["event_count"] == len(members)
+        # the later members were flagged (a scam) and carry the campaign's id
+        flagged = {
+            orjson.loads(r.value)["event_id"]: orjson.loads(r.value)
+            for r in read_topic(kafka_bootstrap, env["FLAGSTREAM_FLAGGED_TOPIC"])
+        }
+        late_flagged = [flagged[e] for e, _, _ in scam_late if e in flagged]
+        assert late_flagged, "the scam variants were not flagged"
+        assert {f.get("campaign_id") for f in late_flagged} == {campaign["campaign_id"]}
+    finally:
+        if second is not None:
+            assert second.stop() == 0, second.log()[-3000:]
