@@ -219,8 +219,8 @@ class IndicatorExtractor:
             # numbers as people write them ("+1 (415) 555-2671"), then as spammers do
             # ("1 3 8 0 0 1 3 8 0 0 0", "138-0013-8000"): separators between digits removed
             for match in phonenumbers.PhoneNumberMatcher(digits, region, _LENIENCY):
-                number = phonenumbers.format_number(match.number, _E164)
-                out.add(Indicator(PHONE, number))
+                matched: str = phonenumbers.format_number(match.number, _E164)
+                out.add(Indicator(PHONE, matched))
             compact = _DIGIT_SEP.sub("", digits)
             for run in _DIGIT_RUN.findall(compact):
                 if (number := e164(run, region)) is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from typing import Any
 
 import numpy as np
 
@@ -114,10 +115,10 @@ def test_benign_viral_phrase_never_merges_with_the_scam() -> None:
     authors = [f"u{i}" for i in range(40)]
     obs = observations(texts, authors)
     records = tracker().observe(obs)
-    by_id: dict[str, dict[str, object]] = {r["campaign_id"]: r for r in records}
+    by_id: dict[str, dict[str, Any]] = {r["campaign_id"]: r for r in records}
     assert len(by_id) == 2
     for record in by_id.values():
-        members = set(record["event_ids"])  # type: ignore[arg-type]
+        members = set(record["event_ids"])
         kinds = {("viral" if int(e[1:]) % 2 == 0 else "scam") for e in members}
         assert len(kinds) == 1, "a campaign mixes the viral phrase and the scam"
 
