@@ -31,6 +31,24 @@ def format_flagged(payload: dict[str, Any], width: int = 100) -> str:
     return f"{tag} {hits:28} {lang:5} {payload.get('event_id', '?')}  {text}"
 
 
+def format_campaign(payload: dict[str, Any], width: int = 80) -> str:
+    """One readable line for a campaign record."""
+    kind = str(payload.get("kind", "?"))
+    labels = payload.get("labels", {})
+    hits = ",".join(f"{lb}:{n}" for lb, n in sorted(labels.items())) or "no labels"
+    indicators = " ".join(f"{i['type']}={i['value']}" for i in payload.get("indicators", []))
+    text = str(payload.get("sample_text", "")).replace("\n", " ")
+    if len(text) > width:
+        text = text[: width - 1] + "…"
+    colour = "red" if labels else "cyan"
+    tag = click.style(f"{kind.upper():16}", fg=colour, bold=True)
+    return (
+        f"{tag} {payload.get('campaign_id', '?')}  {payload.get('author_count', 0)} authors, "
+        f"{payload.get('event_count', 0)} events, {hits}  {payload.get('first_seen', '?')} → "
+        f"{payload.get('last_seen', '?')}  {indicators}  {text}"
+    )
+
+
 @click.command()
 @config_option
 @bootstrap_option
@@ -50,6 +68,11 @@ def format_flagged(payload: dict[str, Any], width: int = 100) -> str:
     help="Stop after this many seconds without a message (0: never).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the raw JSON payload, one per line.")
+@click.option(
+    "--campaigns",
+    is_flag=True,
+    help="Print campaign records (the campaigns topic) instead of flagged events.",
+)
 def tail(
     config_file: Path | None,
     bootstrap: str | None,
@@ -58,10 +81,13 @@ def tail(
     count: int,
     timeout: float,
     as_json: bool,
+    campaigns: bool,
 ) -> None:
-    """Print flagged events readably as they arrive (Ctrl-C to stop)."""
+    """Print flagged events (or, with --campaigns, campaign records) readably as they arrive
+    (Ctrl-C to stop)."""
     settings = settings_from_cli(config_file, bootstrap=bootstrap)
-    source = topic or settings.flagged_topic
+    source = topic or (settings.campaign_topic if campaigns else settings.flagged_topic)
+    formatter = format_campaign if campaigns else format_flagged
     try:
         consumer = kafka_clients.consumer(
             settings,
@@ -89,7 +115,7 @@ def tail(
                         click.echo(record.value.decode("utf-8", "replace"))
                     else:
                         try:
-                            click.echo(format_flagged(orjson.loads(record.value)))
+                            click.echo(formatter(orjson.loads(record.value)))
                         except orjson.JSONDecodeError:
                             click.echo(f"(not JSON) {record.value[:120]!r}")
                     seen += 1

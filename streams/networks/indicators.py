@@ -21,6 +21,7 @@ Extraction is pure and costs a few microseconds for the common text without digi
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import unicodedata
@@ -61,7 +62,15 @@ class Indicator:
 
 _CN_DIGITS = str.maketrans("〇零一二三四五六七八九", "00123456789")
 _CJK = re.compile(r"[\u3400-\u9fff]")
-_DIGITISH = re.compile(r"[0-9〇零一二三四五六七八九]")
+_NO_DIGITS = str.maketrans(dict.fromkeys("0123456789〇零一二三四五六七八九"))
+# cheap gates: most texts carry no indicator, and one search tells which patterns can match
+_URL_HINT = re.compile(r"[a-z0-9]\.[a-z]|://")
+_AT_HINT = re.compile(r"\sat\s|[\(\[\{<]\s*at\s*[\)\]\}>]|@|＠")
+_MESSENGER_HINT = re.compile(
+    r"(?<![a-z])(?:v(?![a-z])|vx|wx|qq|tg|weixin|wechat|telegram|whats|wsp|wa\.me|t\.me)"
+    r"|微|威|薇|徽|维|扣扣|企鹅|电报|飞机|q\s*q|加\s*v|\+\s*v"
+)
+_WALLET_HINT = re.compile(r"[0-9A-Za-z]{26}")
 # obfuscated separators: "example dot com", "example(dot)com", "example[.]com", "example 点 com"
 _DOT = re.compile(
     r"(?<=[a-z0-9])\s*(?:[\(\[\{<]\s*(?:dot|点|\.)\s*[\)\]\}>]|\s(?:dot|点)\s|点)\s*(?=[a-z0-9])"
@@ -80,8 +89,10 @@ _EMAIL = re.compile(r"(?<![\w.+-])([a-z0-9][a-z0-9._%+-]{0,63})@((?:[a-z0-9-]+\.
 
 _SEP = r"\s*(?:号|號|id|账号|帐号)?\s*[:：=\-]?\s*"
 _WECHAT = re.compile(
-    r"(?<![a-z])(?:微信|威信|薇信|徽信|维信|微\s*x\s*i\s*n|weixin|wechat|v信|vx|wx|加\s*v|\+\s*v|薇|v)"
+    r"(?<![a-z])(?:(?:微信|威信|薇信|徽信|维信|微\s*x\s*i\s*n|weixin|wechat|v信|vx|wx|加\s*v|\+\s*v)"
     + _SEP
+    # a bare "v" or "薇" only with a separator: "v: lucky2026", "v 13800138000", "薇 lucky"
+    + r"|(?:v|薇)\s*[:：=]\s*|v\s+(?=\d)|薇\s*)"
     + r"([a-z][-_a-z0-9]{5,19}|\+?\d{6,15})(?![\w])"
 )
 _QQ = re.compile(r"(?<![a-z])(?:qq|扣扣|企鹅|q\s*q群|qq群)" + _SEP + r"([1-9]\d{4,11})(?!\d)")
@@ -108,9 +119,17 @@ def _psl() -> PublicSuffixList:
     return PublicSuffixList(accept_unknown=False)
 
 
+def nfkc(text: str) -> str:
+    """NFKC (full-width to ASCII...); ASCII text is its own NFKC, and most text is ASCII."""
+    return text if text.isascii() else unicodedata.normalize("NFKC", text)
+
+
 def normalise_dots(text: str) -> str:
     """NFKC, lower case, obfuscated dots undone (the text the patterns read)."""
-    folded = unicodedata.normalize("NFKC", text).lower()
+    return _undo_dots(nfkc(text).lower())
+
+
+def _undo_dots(folded: str) -> str:
     if "dot" in folded or "点" in folded or "[" in folded or "(" in folded:
         folded = _DOT.sub(".", folded)
     return folded
@@ -123,15 +142,17 @@ def normalise_ats(folded: str) -> str:
     return folded
 
 
+@functools.lru_cache(maxsize=65_536)  # the same few domains come back again and again
 def registered_domain(host: str) -> str | None:
     """``a.b.example.co.uk`` → ``example.co.uk``; None for an unknown suffix or a bare suffix."""
     host = host.strip(".").lower()
     if not host or "." not in host:
         return None
-    try:
-        host = host.encode("idna").decode("ascii")
-    except UnicodeError:
-        return None
+    if not host.isascii():
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            return None
     found: str | None = _psl().privatesuffix(host)
     return found
 
@@ -201,14 +222,14 @@ class IndicatorExtractor:
         """The distinct indicators of ``text``, sorted, at most ``MAX_PER_TEXT``."""
         if not text:
             return []
-        nfkc = unicodedata.normalize("NFKC", text)
-        folded = normalise_dots(text)
+        normal = nfkc(text)
+        folded = _undo_dots(normal.lower())
         out: set[Indicator] = set()
-        # a phone number or a wallet needs at least 7 digits (Chinese numerals count)
-        has_digit = len(_DIGITISH.findall(folded)) >= 7
-        if "." in folded or "/" in folded:
+        # a phone number needs at least 7 digits (Chinese numerals count): one C-speed count
+        has_digit = len(folded) - len(folded.translate(_NO_DIGITS)) >= 7
+        if ("." in folded or "/" in folded) and _URL_HINT.search(folded):
             _urls(folded, out)
-        at_folded = normalise_ats(folded)
+        at_folded = normalise_ats(folded) if _AT_HINT.search(folded) else folded
         if "@" in at_folded:
             for user, host in _EMAIL.findall(at_folded):
                 if registered_domain(host) is not None:
@@ -225,10 +246,12 @@ class IndicatorExtractor:
             for run in _DIGIT_RUN.findall(compact):
                 if (number := e164(run, region)) is not None:
                     out.add(Indicator(PHONE, number))
-            self._messengers(compact, region, out)
-        else:
+            if _MESSENGER_HINT.search(compact):
+                self._messengers(compact, region, out)
+        elif _MESSENGER_HINT.search(folded):
             self._messengers(folded, region, out)
-        _wallets(nfkc, out)
+        if _WALLET_HINT.search(normal):
+            _wallets(normal, out)
         return sorted(out)[:MAX_PER_TEXT]
 
     def _messengers(self, text: str, region: str, out: set[Indicator]) -> None:

@@ -3,8 +3,10 @@ CloudEvents keyed by a stable campaign id, and the state survives ``kill -9`` of
 
 from __future__ import annotations
 
+import os
 import random
 import signal
+import subprocess
 import time
 import uuid
 from datetime import UTC, datetime
@@ -17,7 +19,14 @@ import pytest
 from kafka import KafkaProducer
 
 from streams.events import load_schema
-from tests.support import WorkerProcess, metric_sum, read_topic, start_worker, wait_until
+from tests.support import (
+    FLAGSTREAM,
+    WorkerProcess,
+    metric_sum,
+    read_topic,
+    start_worker,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -160,6 +169,29 @@ def test_campaigns_are_detected_live_and_survive_kill_9(
             assert "s" not in kinds or kinds == {"s"}, f"the scam merged with others: {other}"
             if kinds == {"b"}:
                 assert not other["labels"].get("scam"), other
+        shown = subprocess.run(
+            [
+                *FLAGSTREAM,
+                "tail",
+                "--campaigns",
+                "--from-beginning",
+                "--count",
+                "1000",
+                "--timeout",
+                "5",
+            ],
+            env={
+                **os.environ,
+                "FLAGSTREAM_BOOTSTRAP": kafka_bootstrap,
+                "FLAGSTREAM_CAMPAIGN_TOPIC": campaigns_topic,
+            },
+            capture_output=True,
+            text=True,
+            timeout=HANG_S,
+            check=True,
+        ).stdout
+        assert campaign["campaign_id"] in shown
+        assert "phone=+14155552671" in shown
         samples = first.metrics()
         published = _campaigns(kafka_bootstrap, campaigns_topic)
         for kind in ("near_duplicate", "shared_indicator"):

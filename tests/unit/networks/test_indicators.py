@@ -43,6 +43,8 @@ def test_phones(extract: IndicatorExtractor, text: str, expected: str) -> None:
         ("威信号: Money_Tree8", "wechat:money_tree8"),
         ("add me on wechat: jobs_online", "wechat:jobs_online"),
         ("+V 13800138000 领奖", "wechat:13800138000"),
+        ("加v: lucky_star 送礼", "wechat:lucky_star"),
+        ("v 13800138000", "wechat:13800138000"),
         ("QQ号：１２３４５６７８９", "qq:123456789"),
         ("扣扣 88886666 进群", "qq:88886666"),
         ("telegram: @cryptoking", "telegram:cryptoking"),
@@ -107,6 +109,8 @@ def test_wallets_are_checksummed(extract: IndicatorExtractor) -> None:
     [
         "happy new year everyone!",
         "I review: abcdef12 and the polka dot dress",
+        "I love vacations and very good food, v nice",
+        "that is what I said at the meeting",
         "新年快乐，万事如意",
         "the meeting is at 10.30 in room 4",
         "my order 12345 arrived",
