@@ -197,6 +197,7 @@ class Pipeline:
                     flag_labels[i] = hit
                     if (campaign := features.campaign_ids[i]) is not None:
                         payload["campaign_id"] = campaign
+                        networks.flagged_in_campaign += 1  # type: ignore[union-attr]
                 out = flagged_message(
                     self._flagged_topic, self._ce_source, msg, payload, processed_at
                 )

@@ -122,6 +122,7 @@ class CampaignStage:
         self._ce_source = f"urn:flagstream:{settings.group_id}".encode()
         self._needs_rebuild = True
         self._features_reported = 0.0
+        self._flagged_reported = 0
         self.table.on_recover(self._recovered)
 
     async def _recovered(self) -> None:
@@ -200,6 +201,10 @@ class CampaignStage:
             if spent > self._features_reported:
                 m.features_seconds.inc(spent - self._features_reported)
                 self._features_reported = spent
+            flagged = self.tap.flagged_in_campaign
+            if flagged > self._flagged_reported:
+                m.flagged_in_campaign.inc(flagged - self._flagged_reported)
+                self._flagged_reported = flagged
 
 
 def changelog_topic(settings: Settings) -> str:

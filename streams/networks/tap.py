@@ -125,6 +125,7 @@ class NetworkTap:
         self._max_chars = settings.max_text_chars
         self.active = active if active is not None else ActiveCampaigns()
         self.cpu_seconds = 0.0  # spent in features(), for the worker's metrics
+        self.flagged_in_campaign = 0  # flagged events given a campaign_id
 
     def features(self, texts: Sequence[str]) -> BatchFeatures:
         started = time.process_time()

@@ -223,6 +223,16 @@ def test_campaigns_are_detected_live_and_survive_kill_9(
         late_flagged = [flagged[e] for e, _, _ in scam_late if e in flagged]
         assert late_flagged, "the scam variants were not flagged"
         assert {f.get("campaign_id") for f in late_flagged} == {campaign["campaign_id"]}
+        assert second is not None
+        restarted = second
+        wait_until(
+            lambda: (
+                metric_sum(restarted.metrics(), "flagstream_flagged_in_campaign_total")
+                >= len(late_flagged)
+            ),
+            HANG_S,
+            "flagstream_flagged_in_campaign_total to count them",
+        )
     finally:
         if second is not None:
             assert second.stop() == 0, second.log()[-3000:]
