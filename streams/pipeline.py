@@ -20,7 +20,7 @@ from streams.events import Decoder, EmbeddedEvent, Event, Pseudonyms, Rejected
 from streams.metrics import WorkerMetrics
 from streams.model import TextModel
 from streams.networks.tap import NetworkTap
-from streams.policy import ACTION_NAMES, Policy, load_policy
+from streams.policy import ACTION_NAMES, BLOCK, REVIEW, Policy, load_policy
 from streams.publish import (
     TOO_LARGE,
     DeadLetters,
@@ -89,7 +89,11 @@ class Pipeline:
         }
         self._policy_ref = {"version": policy.version}
         #: indicators, signatures and campaign observations (streams.networks); None: off
-        self.networks = NetworkTap(settings) if settings.campaigns_enabled else None
+        self.networks = (
+            NetworkTap(settings, escalation=policy.escalation)
+            if settings.campaigns_enabled
+            else None
+        )
 
     def dead_letters(self) -> DeadLetters:
         """The builder of the dead letters the batch runner decides on (same topic and limit)."""
@@ -193,11 +197,17 @@ class Pipeline:
                         **timing_common,
                     },
                 }
-                if features is not None:
+                if networks is not None and features is not None:
                     flag_labels[i] = hit
                     if (campaign := features.campaign_ids[i]) is not None:
                         payload["campaign_id"] = campaign
-                        networks.flagged_in_campaign += 1  # type: ignore[union-attr]
+                        networks.flagged_in_campaign += 1
+                    author = str(ev.body["author"]["id"])
+                    payload["actor"], why = networks.judge(author, campaign, decided_ts)
+                    if why is not None and decisions.actions[i] == REVIEW:
+                        decisions.actions[i] = BLOCK  # the metrics count what was published
+                        payload["action"] = "block"
+                        payload["escalated_by"] = why
                 out = flagged_message(
                     self._flagged_topic, self._ce_source, msg, payload, processed_at
                 )

@@ -40,10 +40,23 @@ class Decisions:
     over: npt.NDArray[np.bool_]  # [N, L] label score >= its review threshold
 
 
+@dataclass(frozen=True, slots=True)
+class Escalation:
+    """``[escalation]``: what turns a review into a block because of who posted it.
+
+    ``repeat_flags``: an author flagged at least this many times (decayed over a 24 h half-life,
+    streams/networks/actors.py) — None: never. ``campaign_labels``: a member of an active
+    campaign whose members were flagged for one of these labels.
+    """
+
+    repeat_flags: float | None = None
+    campaign_labels: tuple[str, ...] = ()
+
+
 class Policy:
     """Per-label review/block thresholds in the model's label order."""
 
-    __slots__ = ("_block", "_review", "labels", "path", "rules", "version")
+    __slots__ = ("_block", "_review", "escalation", "labels", "path", "rules", "version")
 
     def __init__(
         self,
@@ -51,7 +64,9 @@ class Policy:
         labels: Sequence[str],
         rules: Mapping[str, LabelRule],
         path: Path | None = None,
+        escalation: Escalation | None = None,
     ) -> None:
+        self.escalation = escalation or Escalation()
         self.version = version
         self.labels = tuple(labels)
         self.rules = dict(rules)
@@ -115,10 +130,11 @@ def parse_policy(
 ) -> Policy:
     """Validate a parsed policy. ``"model"`` names the model's calibrated point: its review
     threshold for ``review``, its block threshold (``model_block``) for ``block``."""
-    unknown_top = set(doc) - {"version", "labels"}
+    unknown_top = set(doc) - {"version", "labels", "escalation"}
     if unknown_top:
         raise PolicyError(
-            f"{where}: unknown key(s) {sorted(unknown_top)}; allowed: 'version' and '[labels.<label>]'"
+            f"{where}: unknown key(s) {sorted(unknown_top)}; allowed: 'version', "
+            "'[labels.<label>]' and '[escalation]'"
         )
     version = doc.get("version")
     if not isinstance(version, str) or not version.strip():
@@ -168,7 +184,34 @@ def parse_policy(
         if not isinstance(enabled, bool):
             raise PolicyError(f"{where}: '{key}.enabled' must be true or false, not {enabled!r}")
         rules[label] = LabelRule(review, block, enabled)
-    return Policy(version.strip(), model_labels, rules, path)
+    escalation = _escalation(doc.get("escalation", {}), model_labels, where)
+    return Policy(version.strip(), model_labels, rules, path, escalation)
+
+
+def _escalation(table: Any, model_labels: Sequence[str], where: str) -> Escalation:
+    if not isinstance(table, dict):
+        raise PolicyError(f"{where}: 'escalation' must be a table: [escalation]")
+    extra = set(table) - {"repeat_flags", "campaign_labels"}
+    if extra:
+        raise PolicyError(
+            f"{where}: '[escalation]' has unknown key(s) {sorted(extra)}; allowed: "
+            "repeat_flags, campaign_labels"
+        )
+    repeat = table.get("repeat_flags")
+    if repeat is not None and (
+        isinstance(repeat, bool) or not isinstance(repeat, int | float) or repeat <= 0
+    ):
+        raise PolicyError(
+            f"{where}: 'escalation.repeat_flags' must be a number above 0 (flags in 24 h), "
+            f"not {repeat!r}"
+        )
+    labels = table.get("campaign_labels", [])
+    if not isinstance(labels, list) or any(lb not in model_labels for lb in labels):
+        raise PolicyError(
+            f"{where}: 'escalation.campaign_labels' must be a list of model labels "
+            f"({', '.join(model_labels)}), not {labels!r}"
+        )
+    return Escalation(None if repeat is None else float(repeat), tuple(labels))
 
 
 def _threshold(value: Any, model_value: float, where: str, key: str) -> float:

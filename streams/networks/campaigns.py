@@ -68,6 +68,7 @@ class Observation:
     text: str = ""
     signature: npt.NDArray[np.uint32] | None = None  # set where the near-duplicate state lives
     indicators: tuple[tuple[str, str], ...] = ()  # (type, value) routed to this state
+    actor: bool = False  # routed to its author's partition: count its flags (actors.py)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"e": self.event_id, "a": self.author_id, "t": self.ts}
@@ -79,6 +80,8 @@ class Observation:
             out["s"] = encode_signature(self.signature)
         if self.indicators:
             out["i"] = [list(i) for i in self.indicators]
+        if self.actor:
+            out["r"] = 1
         return out
 
     @classmethod
@@ -92,6 +95,7 @@ class Observation:
             str(raw.get("x", "")),
             decode_signature(sig) if sig else None,
             tuple((str(t), str(v)) for t, v in raw.get("i", ())),
+            bool(raw.get("r")),
         )
 
 
@@ -149,6 +153,8 @@ class CampaignTracker:
         self._index.clear()
         self._expiry.clear()
         for key, raw in list(self.store.items()):
+            if not key.startswith(("n:", "i:")):
+                continue  # another tracker's (actors.py)
             data = orjson.loads(raw)
             self._expiry.append((float(data["last_seen"]), key))
             self.watermark = max(self.watermark, float(data["last_seen"]))
@@ -169,7 +175,7 @@ class CampaignTracker:
 
     @property
     def groups(self) -> int:
-        """Groups held (state size)."""
+        """Entries held in the store (groups, and authors if the store is shared): state size."""
         return len(self.store)
 
     # --- the batch ---------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from kafka.errors import KafkaError, TopicAlreadyExistsError
 from streams.errors import FlagstreamError
 from streams.kafka_clients import admin_client
 from streams.metrics import NetworkMetrics
+from streams.networks.actors import ActorTracker
 from streams.networks.campaigns import (
     NEAR_DUPLICATE,
     CampaignConfig,
@@ -119,6 +120,7 @@ class CampaignStage:
             partitions=partitions,
             internal=True,
         )
+        self.actors = ActorTracker(cast(MutableMapping[str, bytes], self.table))
         self._ce_source = f"urn:flagstream:{settings.group_id}".encode()
         self._needs_rebuild = True
         self._features_reported = 0.0
@@ -135,10 +137,16 @@ class CampaignStage:
         self.active.by_band.clear()
         self.active.by_indicator.clear()
         self.active.kinds.clear()
+        self.active.labels.clear()
+        self.active.actors.clear()
         for key, raw in list(self.table.items()):
+            if key.startswith("a:"):
+                continue
             data = orjson.loads(raw)
             if data.get("active"):
                 self._learn(key, data)
+        for standing in self.actors.rebuild():
+            self.active.actors[standing.author_id] = standing
         self._needs_rebuild = False
         log.info(
             "campaign state: %d groups, %d active campaigns", self.tracker.groups, len(self.active)
@@ -147,6 +155,7 @@ class CampaignStage:
     def _learn(self, key: str, data: dict[str, Any]) -> None:
         cid = data["id"]
         self.active.kinds[cid] = data["kind"]
+        self.active.labels[cid] = dict(data.get("labels", {}))
         if data["kind"] == NEAR_DUPLICATE:
             hasher = self.tracker.hasher
             for text in data.get("exemplars", ()):
@@ -162,6 +171,10 @@ class CampaignStage:
         started = time.perf_counter()
         observations = decode_bundle(value)
         records = self.tracker.observe(observations)
+        for standing in self.actors.observe(o for o in observations if o.actor):
+            self.active.actors[standing.author_id] = standing
+        for author in self.actors.expire():
+            self.active.actors.pop(author, None)
         metrics = self.metrics
         for record in records:
             key = record["_key"]

@@ -30,9 +30,11 @@ import orjson
 from kafka.partitioner.default import murmur2
 
 from streams.events import Event
+from streams.networks.actors import DAY_S, ActorStanding, decayed
 from streams.networks.campaigns import Observation
 from streams.networks.indicators import Indicator, IndicatorExtractor
 from streams.networks.minhash import MinHasher
+from streams.policy import Escalation
 from streams.publish import InMessage, OutMessage
 from streams.settings import Settings
 
@@ -74,12 +76,22 @@ class ActiveCampaigns:
     under the GIL (no iteration).
     """
 
-    __slots__ = ("by_band", "by_indicator", "kinds")
+    __slots__ = ("actors", "by_band", "by_indicator", "kinds", "labels")
 
     def __init__(self) -> None:
         self.by_band: dict[int, str] = {}
         self.by_indicator: dict[str, str] = {}
         self.kinds: dict[str, str] = {}  # campaign id -> kind
+        self.labels: dict[str, dict[str, int]] = {}  # campaign id -> flagged members per label
+        #: author id -> standing (decayed flags) of the authors this process counts
+        self.actors: dict[str, ActorStanding] = {}
+
+    def flags(self, author_id: str, now: float, half_life_s: float = DAY_S) -> float:
+        """The author's decayed flag count at ``now`` (0 for an author not counted here)."""
+        standing = self.actors.get(author_id)
+        if standing is None:
+            return 0.0
+        return decayed(standing.flags, now - standing.ts, half_life_s)
 
     def lookup(self, bands: Sequence[int], indicators: Sequence[Indicator]) -> str | None:
         by_indicator = self.by_indicator
@@ -114,7 +126,13 @@ class BatchFeatures:
 class NetworkTap:
     """Features of a batch, and the observations to route to the campaign stage."""
 
-    def __init__(self, settings: Settings, active: ActiveCampaigns | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        active: ActiveCampaigns | None = None,
+        escalation: Escalation | None = None,
+    ) -> None:
+        self.escalation = escalation or Escalation()
         self.extractor = IndicatorExtractor(settings.indicator_default_region)
         self.hasher = MinHasher()
         self.topic = observations_topic(settings)
@@ -149,6 +167,32 @@ class NetworkTap:
         self.cpu_seconds += spent
         return BatchFeatures(indicators, sigs, has, bands, ids, spent)
 
+    def judge(
+        self, author_id: str, campaign_id: str | None, now: float
+    ) -> tuple[dict[str, Any], str | None]:
+        """A flagged event's actor context, and why the policy escalates it (None: it doesn't).
+
+        The author's flags are those counted before this event (the stage counts it next).
+        """
+        active = self.active
+        flags = active.flags(author_id, now)
+        context: dict[str, Any] = {"flags_24h": round(flags, 3)}
+        standing = active.actors.get(author_id)
+        if standing is not None:
+            context["flags_by_label"] = {
+                lb: round(decayed(v, now - standing.ts, DAY_S), 3)
+                for lb, v in sorted(standing.by_label.items())
+            }
+        rules = self.escalation
+        # compared at 0.01: three flags a minute apart are 3 flags, not 2.9999
+        if rules.repeat_flags is not None and round(flags, 2) >= rules.repeat_flags:
+            return context, "repeat_actor"
+        if campaign_id is not None and rules.campaign_labels:
+            members = active.labels.get(campaign_id, {})
+            if any(members.get(lb) for lb in rules.campaign_labels):
+                return context, "campaign"
+        return context, None
+
     def outputs(
         self,
         good: Sequence[tuple[InMessage, Event]],
@@ -168,10 +212,13 @@ class NetworkTap:
                     routed.setdefault(partition_of(ind.key, n), []).append((ind.type, ind.value))
             if has[i]:
                 routed.setdefault(nd, [])
+            hit = tuple(labels.get(i, ()))
+            author = ev.body.get("author", {}).get("id", "")
+            actor_partition = partition_of(f"a:{author}", n) if hit else -1
+            if hit:
+                routed.setdefault(actor_partition, [])
             if not routed:
                 continue
-            author = ev.body.get("author", {}).get("id", "")
-            hit = tuple(labels.get(i, ()))
             for p, inds in routed.items():
                 per_partition[p].append(
                     Observation(
@@ -182,6 +229,7 @@ class NetworkTap:
                         ev.text,
                         sigs[i] if p == nd and has[i] else None,
                         tuple(inds),
+                        p == actor_partition,
                     ).to_json()
                 )
         out: list[OutMessage] = []
