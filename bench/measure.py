@@ -99,6 +99,9 @@ def contender_env(
             "FLAGSTREAM_METRICS_ADDR": f"127.0.0.1:{_free_port()}",
             "FLAGSTREAM_DATA_DIR": str(data_dir),
             "FLAGSTREAM_LOG_LEVEL": "WARNING",
+            # the peers reuse Pipeline.process and publish only the flagged/DLQ topics: campaign
+            # detection (issue 10) is measured apart, by bench/networks_cost.py
+            "FLAGSTREAM_CAMPAIGNS_ENABLED": "0",
             MAX_SECONDS_ENV: str(int(max_seconds)),
             "PYTHONUNBUFFERED": "1",
         }

@@ -263,6 +263,9 @@ def test_lag_stays_visible_and_worker_alerts_go_pending_with_every_worker_down(
     for alert in ("FlagstreamWorkerDown", "FlagstreamNoWorkersUp"):
         pending = f'ALERTS{{alertname="{alert}", alertstate="pending"}}'
         wait_until(_returns_series(prom, pending), 30, f"{alert} pending", interval=1)
-    # the broker view of the backlog, per partition, as the lag panels show it
-    per_partition = prom.query(f'flagstream_group_lag_messages{{group="{stack.group}"}}')
+    # the broker view of the backlog, per partition, as the lag panels show it (of the input
+    # topic: the group also consumes the campaign stage's repartition topic)
+    per_partition = prom.query(
+        f'flagstream_group_lag_messages{{group="{stack.group}", topic="{stack.topic}"}}'
+    )
     assert {s["metric"]["partition"] for s in per_partition} == {str(p) for p in range(PARTITIONS)}
