@@ -288,10 +288,12 @@ class Settings(BaseSettings):
 
     # --- networks: campaigns and indicators (docs/networks.md) ---
     campaigns_enabled: bool = Field(
-        True,
+        False,
         description=(
             "Extract indicators and near-duplicate signatures from every event and detect "
-            "campaigns (a second agent with Faust tables). Off: events are judged alone."
+            "campaigns (a second agent with Faust tables). Off (the default until its cost "
+            "meets its goal: ~4x the CPU per event today, docs/networks.md): events are judged "
+            "alone."
         ),
     )
     campaign_topic: str = Field(

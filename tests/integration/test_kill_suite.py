@@ -259,7 +259,9 @@ def test_a_rebalance_to_one_worker_and_back_and_a_broker_restart_lose_nothing(
     stopped: list[WorkerProcess] = []
 
     def committed_through(part: int) -> bool:
-        return _committed(admin, group) >= sum(len(p) for p in parts[: part + 1])
+        return _committed(admin, group, topics["FLAGSTREAM_INPUT_TOPIC"]) >= sum(
+            len(p) for p in parts[: part + 1]
+        )
 
     try:
         workers.extend(start_worker(env, tmp_path, f"w{i}-0") for i in range(WORKERS))

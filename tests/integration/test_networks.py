@@ -124,6 +124,7 @@ def test_campaigns_are_detected_live_and_survive_kill_9(
         "FLAGSTREAM_FLAGGED_TOPIC": f"{prefix}.flagged",
         "FLAGSTREAM_DLQ_TOPIC": f"{prefix}.dlq",
         "FLAGSTREAM_CAMPAIGN_TOPIC": f"{prefix}.campaigns",
+        "FLAGSTREAM_CAMPAIGNS_ENABLED": "1",
         "FLAGSTREAM_CAMPAIGN_MIN_AUTHORS": str(K),
         "FLAGSTREAM_CAMPAIGN_PARTITIONS": "2",
     }
