@@ -61,6 +61,7 @@ THREAD_METHODS: Final = (
     "_serve",  # start, signal _thread_running, wait until stopped, shut down
     "call_thread",  # how the consumer's methods are delegated: a plain await here
     "_gather_remaining_tasks",  # would cancel every task of the loop: overridden
+    "seek_to_committed",  # wrapped: a partition revoked while its offsets were read is skipped
 )
 
 #: methods flagstream overrides with a copy (``_drain_messages``; ``ServiceThread.start`` without
@@ -76,6 +77,7 @@ MIRRORED_SOURCES: Final = {
     "faust.transport.consumer.Consumer._drain_messages": "44a2500309e83c63",
     "faust.transport.consumer.Consumer.ack": "5fcf41cf45153475",
     "faust.transport.consumer.Consumer.wait_empty": "e4662fe24f094819",
+    "faust.transport.drivers.aiokafka.AIOKafkaConsumerThread.seek_to_committed": "775ab0adc4b052ab",
 }
 
 #: the Faust producer's accessor for the aiokafka producer (whose ``client`` the readiness
