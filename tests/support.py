@@ -104,6 +104,17 @@ class WorkerProcess:
             ) from None
 
 
+def worker_env(bootstrap: str, prefix: str) -> dict[str, str]:
+    """A worker's broker, group and topics, all named after ``prefix`` (one test's own)."""
+    return {
+        "FLAGSTREAM_BOOTSTRAP": bootstrap,
+        "FLAGSTREAM_GROUP_ID": f"{prefix}-group",
+        "FLAGSTREAM_INPUT_TOPIC": f"{prefix}.events",
+        "FLAGSTREAM_FLAGGED_TOPIC": f"{prefix}.flagged",
+        "FLAGSTREAM_DLQ_TOPIC": f"{prefix}.dlq",
+    }
+
+
 def start_worker(env: Mapping[str, str], workdir: Path, name: str = "worker") -> WorkerProcess:
     """Run ``flagstream worker`` as a subprocess and wait until it serves metrics."""
     full_env = {

@@ -9,7 +9,7 @@ import orjson
 import pytest
 from kafka import KafkaProducer
 
-from tests.support import metric_sum, read_topic, start_worker, wait_until
+from tests.support import metric_sum, read_topic, start_worker, wait_until, worker_env
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -43,11 +43,7 @@ def test_a_worker_at_debug_logs_no_payload_and_no_secret(
 ) -> None:
     prefix = f"loghyg-{uuid.uuid4().hex[:8]}"
     env = {
-        "FLAGSTREAM_BOOTSTRAP": kafka_bootstrap,
-        "FLAGSTREAM_GROUP_ID": f"{prefix}-group",
-        "FLAGSTREAM_INPUT_TOPIC": f"{prefix}.events",
-        "FLAGSTREAM_FLAGGED_TOPIC": f"{prefix}.flagged",
-        "FLAGSTREAM_DLQ_TOPIC": f"{prefix}.dlq",
+        **worker_env(kafka_bootstrap, prefix),
         "FLAGSTREAM_LOG_LEVEL": "DEBUG",
         # a secret the worker holds (unused over PLAINTEXT): it must not be logged either
         "FLAGSTREAM_SSL_KEY_PASSWORD": SECRET_MARK,

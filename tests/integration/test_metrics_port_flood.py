@@ -18,7 +18,7 @@ import orjson
 import pytest
 from kafka import KafkaProducer
 
-from tests.support import WorkerProcess, metric_sum, start_worker, wait_until
+from tests.support import WorkerProcess, metric_sum, start_worker, wait_until, worker_env
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -55,11 +55,7 @@ def test_thousands_of_idle_connections_leave_the_worker_responsive(
 ) -> None:
     prefix = f"flood-{uuid.uuid4().hex[:8]}"
     env = {
-        "FLAGSTREAM_BOOTSTRAP": kafka_bootstrap,
-        "FLAGSTREAM_GROUP_ID": f"{prefix}-group",
-        "FLAGSTREAM_INPUT_TOPIC": f"{prefix}.events",
-        "FLAGSTREAM_FLAGGED_TOPIC": f"{prefix}.flagged",
-        "FLAGSTREAM_DLQ_TOPIC": f"{prefix}.dlq",
+        **worker_env(kafka_bootstrap, prefix),
     }
     worker = start_worker(env, tmp_path)
     pid = worker.process.pid

@@ -26,6 +26,7 @@ from tests.support import (
     read_topic,
     start_worker,
     wait_until,
+    worker_env,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -118,11 +119,7 @@ def test_campaigns_are_detected_live_and_survive_kill_9(
 ) -> None:
     prefix = f"net-{uuid.uuid4().hex[:8]}"
     env = {
-        "FLAGSTREAM_BOOTSTRAP": kafka_bootstrap,
-        "FLAGSTREAM_GROUP_ID": f"{prefix}-group",
-        "FLAGSTREAM_INPUT_TOPIC": f"{prefix}.events",
-        "FLAGSTREAM_FLAGGED_TOPIC": f"{prefix}.flagged",
-        "FLAGSTREAM_DLQ_TOPIC": f"{prefix}.dlq",
+        **worker_env(kafka_bootstrap, prefix),
         "FLAGSTREAM_CAMPAIGN_TOPIC": f"{prefix}.campaigns",
         "FLAGSTREAM_CAMPAIGNS_ENABLED": "1",
         "FLAGSTREAM_CAMPAIGN_MIN_AUTHORS": str(K),
