@@ -7,6 +7,7 @@ so may a developer) is reused and left running; one this session started is stop
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import subprocess
 import uuid
@@ -17,6 +18,8 @@ from typing import Protocol
 import pytest
 from kafka import KafkaAdminClient
 from kafka.errors import UnknownTopicOrPartitionError
+
+from tests.support import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 KAFKA_SCRIPT = REPO_ROOT / "deploy" / "local" / "kafka"
@@ -123,3 +126,22 @@ def new_topics(
     with contextlib.suppress(UnknownTopicOrPartitionError):
         if created:
             kafka_admin.delete_topics(created)
+
+
+@pytest.fixture
+def private_broker(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
+    """A broker of this test's own, and the environment that starts and stops it."""
+    env = {
+        **os.environ,
+        "FLAGSTREAM_KAFKA_PORT": str(free_port()),
+        "FLAGSTREAM_KAFKA_CONTROLLER_PORT": str(free_port()),
+        "FLAGSTREAM_KAFKA_DIR": str(tmp_path / "kafka"),
+        "FLAGSTREAM_KAFKA_HEAP_OPTS": "-Xms128m -Xmx384m",
+        "FLAGSTREAM_KAFKA_START_TIMEOUT": "240",  # a loaded machine starts a broker slowly
+    }
+    try:
+        up = run_kafka_script("up", timeout=300, env=env)
+        assert up.returncode == 0, up.stderr
+        yield up.stdout.strip().splitlines()[-1], env
+    finally:  # also when it failed to start in time: it may still be running
+        run_kafka_script("down", timeout=90, env=env)

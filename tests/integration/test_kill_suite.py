@@ -15,14 +15,12 @@ printed, not asserted.
 
 from __future__ import annotations
 
-import os
 import random
 import signal
 import threading
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -37,7 +35,6 @@ from streams.settings import load_settings
 from tests.integration.conftest import run_kafka_script
 from tests.support import (
     WorkerProcess,
-    free_port,
     metric_sum,
     read_topic,
     start_worker,
@@ -196,33 +193,14 @@ PARTS = 3
 PART_CHUNKS = (4, 4, 20)  # the last part streams for ~20 s: traffic across the restart
 
 
-@pytest.fixture
-def restartable_broker(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
-    """A broker of this test's own on free ports, and the environment that stops and starts it."""
-    env = {
-        **os.environ,
-        "FLAGSTREAM_KAFKA_PORT": str(free_port()),
-        "FLAGSTREAM_KAFKA_CONTROLLER_PORT": str(free_port()),
-        "FLAGSTREAM_KAFKA_DIR": str(tmp_path / "kafka"),
-        "FLAGSTREAM_KAFKA_HEAP_OPTS": "-Xms128m -Xmx384m",
-        "FLAGSTREAM_KAFKA_START_TIMEOUT": "240",  # a loaded machine starts a broker slowly
-    }
-    try:
-        up = run_kafka_script("up", timeout=300, env=env)
-        assert up.returncode == 0, up.stderr
-        yield up.stdout.strip().splitlines()[-1], env
-    finally:  # also when it failed to start in time: it may still be running
-        run_kafka_script("down", timeout=90, env=env)
-
-
 def _consumed(worker: WorkerProcess) -> float:
     return metric_sum(worker.metrics(), "flagstream_events_consumed_total")
 
 
 def test_a_rebalance_to_one_worker_and_back_and_a_broker_restart_lose_nothing(
-    restartable_broker: tuple[str, dict[str, str]], tmp_path: Path
+    private_broker: tuple[str, dict[str, str]], tmp_path: Path
 ) -> None:
-    bootstrap, broker_env = restartable_broker
+    bootstrap, broker_env = private_broker
     prefix = f"rebal-{uuid.uuid4().hex[:8]}"
     topics = {
         "FLAGSTREAM_INPUT_TOPIC": f"{prefix}.events",

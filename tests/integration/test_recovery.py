@@ -13,7 +13,6 @@ import os
 import signal
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
@@ -24,7 +23,7 @@ from kafka.errors import TopicAlreadyExistsError
 
 from streams.settings import Settings
 from tests.integration.conftest import run_kafka_script
-from tests.support import WorkerProcess, free_port, metric_sum, start_worker, wait_until
+from tests.support import WorkerProcess, metric_sum, start_worker, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -67,25 +66,6 @@ def _env(bootstrap: str, prefix: str, **extra: str) -> dict[str, str]:
         "FLAGSTREAM_DLQ_TOPIC": f"{prefix}.dlq",
         **extra,
     }
-
-
-@pytest.fixture
-def private_broker(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
-    """A broker of this test's own, and the environment that starts and stops it."""
-    env = {
-        **os.environ,
-        "FLAGSTREAM_KAFKA_PORT": str(free_port()),
-        "FLAGSTREAM_KAFKA_CONTROLLER_PORT": str(free_port()),
-        "FLAGSTREAM_KAFKA_DIR": str(tmp_path / "kafka"),
-        "FLAGSTREAM_KAFKA_HEAP_OPTS": "-Xms128m -Xmx384m",
-        "FLAGSTREAM_KAFKA_START_TIMEOUT": "240",  # a loaded machine starts a broker slowly
-    }
-    try:
-        up = run_kafka_script("up", timeout=300, env=env)
-        assert up.returncode == 0, up.stderr
-        yield up.stdout.strip().splitlines()[-1], env
-    finally:  # also when it failed to start in time: it may still be running
-        run_kafka_script("down", timeout=90, env=env)
 
 
 def test_broker_outage_backs_off_reports_not_ready_resumes_and_sigterm_is_bounded(
