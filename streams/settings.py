@@ -8,6 +8,8 @@ Business code receives a :class:`Settings`; it never reads ``os.environ``.
 from __future__ import annotations
 
 import os
+import re
+import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
@@ -355,6 +357,11 @@ class Settings(BaseSettings):
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=_CONFIG_FILE))
         return tuple(sources)
 
+    @field_validator("input_topic", "flagged_topic", "dlq_topic", "campaign_topic")
+    @classmethod
+    def _check_topic(cls, value: str) -> str:
+        return check_topic_name(value)
+
     @field_validator("bootstrap")
     @classmethod
     def _check_bootstrap(cls, value: str) -> str:
@@ -455,6 +462,18 @@ class SecretFileSource(PydanticBaseSettingsSource):
         return found
 
 
+_TOPIC_NAME = re.compile(r"[A-Za-z0-9._-]{1,249}")
+
+
+def check_topic_name(name: str) -> str:
+    """``name`` if Kafka accepts it as a topic name, else a ValueError saying what is allowed."""
+    if not _TOPIC_NAME.fullmatch(name) or name in (".", ".."):
+        raise ValueError(
+            f"{name!r} is not a Kafka topic name: use 1-249 of the characters a-z A-Z 0-9 . _ -"
+        )
+    return name
+
+
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
     """Build the settings once; raise :class:`ConfigError` naming each bad setting and its source."""
     global _CONFIG_FILE  # noqa: PLW0603 - pydantic-settings sources are class-level hooks
@@ -464,6 +483,16 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     _CONFIG_FILE = path
     try:
         return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(
+            f"config file {path} is not valid TOML ({exc}): fix the file or --config / "
+            "FLAGSTREAM_CONFIG"
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"config file {path} is not UTF-8 text (byte {exc.start}): fix the file or --config / "
+            "FLAGSTREAM_CONFIG"
+        ) from None
     except ValidationError as exc:
         where = f"{path} or FLAGSTREAM_* environment" if path else "FLAGSTREAM_* environment"
         problems = "; ".join(

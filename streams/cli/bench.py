@@ -9,6 +9,9 @@ from typing import Any
 
 import click
 
+from streams.errors import ConfigError
+from streams.settings import load_settings
+
 
 @click.command()
 @click.option("--bootstrap", default="127.0.0.1:9092", show_default=True, help="Local broker.")
@@ -100,6 +103,10 @@ def bench(
     if any(not sep or not name for name, sep, _ in pairs):
         raise click.BadParameter("use NAME=VALUE, e.g. batch_max=1024", param_hint="--set")
     options["overrides"] = tuple((name.strip().lower(), value) for name, _, value in pairs)
+    try:  # a misspelt or invalid setting fails here, not in every contender's worker
+        load_settings(**dict(options["overrides"]))
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc), param_hint="--set") from None
     fields = {f.name for f in dataclasses.fields(BenchConfig)}
     cfg = BenchConfig(**{k: v for k, v in options.items() if k in fields})
 

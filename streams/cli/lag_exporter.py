@@ -15,7 +15,7 @@ from types import FrameType
 
 import click
 
-from streams.cli.options import bootstrap_option, config_option, settings_from_cli
+from streams.cli.options import bootstrap_option, config_option, settings_from_cli, topic_names
 from streams.errors import BrokerError, FlagstreamError
 from streams.health import Heartbeat, Readiness, access_from_settings, limits_from_settings, serve
 from streams.lag import BrokerOffsets, LagGauges, admin_config
@@ -51,6 +51,7 @@ def _host_port(value: str) -> tuple[str, int]:
     "--topic",
     "topics",
     multiple=True,
+    callback=topic_names,
     help="Topic whose every partition is watched even before the group commits on it; "
     "repeatable. Default: the input_topic setting.",
 )
@@ -82,8 +83,10 @@ def lag_exporter(
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    # kafka-python logs every connection at INFO: keep the exporter's log about lag
-    logging.getLogger("kafka").setLevel(max(logging.WARNING, logging.getLogger().level))
+    # kafka-python logs every connection attempt, and at ERROR every refused one: a failed poll
+    # is reported once, by the exporter, naming the brokers and the fix (DEBUG keeps kafka's own)
+    debug = logging.getLogger().level <= logging.DEBUG
+    logging.getLogger("kafka").setLevel(logging.DEBUG if debug else logging.CRITICAL)
     host, port = _host_port(listen)
     watched_groups = list(groups) or [settings.group_id]
     watched_topics = list(topics) or [settings.input_topic]
@@ -118,6 +121,8 @@ def lag_exporter(
     )  # fmt: skip
     offsets = BrokerOffsets(admin_config(settings))
     polls = 0
+    last_error: BrokerError | None = None
+    failed = 0
     try:
         while not stop.is_set() and (max_polls is None or polls < max_polls):
             polls += 1
@@ -125,6 +130,8 @@ def lag_exporter(
             try:
                 rows = offsets.poll(watched_groups, watched_topics, settings.auto_offset_reset)
             except BrokerError as exc:
+                last_error = exc
+                failed += 1
                 metrics.scrape_errors.inc()
                 heartbeat.readiness.not_ready("broker", "the last poll of the brokers failed")
                 log.error("%s", exc)
@@ -138,3 +145,6 @@ def lag_exporter(
     finally:
         offsets.close()
         server.close()
+    if max_polls is not None and last_error is not None:
+        # a bounded run is a check: its exit status says whether the brokers answered
+        raise click.ClickException(f"{failed} of {polls} polls failed; the last: {last_error}")

@@ -12,7 +12,7 @@ DEFAULT_DATA_DIR = REPO_DIR.parent / "shared" / "data"
 
 data_dir_option = click.option(
     "--data-dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
     default=DEFAULT_DATA_DIR,
     show_default=True,
     help="The shared labelled data (see its MANIFEST.md).",
@@ -128,8 +128,21 @@ def _recalibrate_cascade(data_dir: Path) -> None:
 )
 def export(out: Path | None) -> None:
     """Write the trained fast model (models/build/) as ONNX with its metadata."""
-    from models.export import FAST_PATH, export_fast  # noqa: PLC0415 - training deps load only when run
+    from models.export import (  # noqa: PLC0415 - training deps load only when run
+        FAST_ARTEFACT,
+        FAST_PATH,
+        export_fast,
+    )
 
+    if out is not None and (out.is_dir() or not out.parent.is_dir()):
+        raise click.ClickException(
+            f"--out {out}: not a file in an existing folder; name the .onnx file to write"
+        )
+    if not FAST_ARTEFACT.is_file():
+        raise click.ClickException(
+            f"{FAST_ARTEFACT} is missing: the fast model's training artefact is built by "
+            "`flagstream model train` (it is not in git)"
+        )
     click.echo(f"exported {export_fast(out=out or FAST_PATH)}")
 
 
@@ -171,7 +184,7 @@ def calibrate(data_dir: Path, cascade: bool) -> None:
 @data_dir_option
 @click.option(
     "--model-path",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=None,
     help="Fast model (default: the shipped models/fast/flagstream-fast.onnx).",
 )
@@ -179,7 +192,7 @@ def calibrate(data_dir: Path, cascade: bool) -> None:
     "--encoder-path",
     "--accurate-path",
     "encoder_path",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=None,
     help="Encoder tier for the cascade (default: models/encoder/flagstream-encoder.onnx, if "
     "present; e.g. models/build/enc-smoke.onnx while developing).",

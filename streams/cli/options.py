@@ -11,7 +11,7 @@ from pydantic import SecretStr
 
 from streams.errors import FlagstreamError
 from streams.logfilter import install_redaction
-from streams.settings import Settings, load_settings
+from streams.settings import Settings, check_topic_name, load_settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -32,6 +32,23 @@ def bootstrap_option(func: F) -> F:
         default=None,
         help="Kafka bootstrap servers host:port[,host:port]. [default: 127.0.0.1:9092]",
     )(func)
+
+
+def topic_name(_ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A click callback: the option's value must be a Kafka topic name (or not given)."""
+    if value is None:
+        return None
+    try:
+        return check_topic_name(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param=param) from None
+
+
+def topic_names(
+    ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
+) -> tuple[str, ...]:
+    """``topic_name`` for a repeatable option."""
+    return tuple(name for value in values if (name := topic_name(ctx, param, value)) is not None)
 
 
 def settings_from_cli(config_file: Path | None, **overrides: Any) -> Settings:

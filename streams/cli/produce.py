@@ -12,7 +12,7 @@ import click
 from tqdm import tqdm
 
 from streams import kafka_clients
-from streams.cli.options import bootstrap_option, config_option, settings_from_cli
+from streams.cli.options import bootstrap_option, config_option, settings_from_cli, topic_name
 from streams.errors import FlagstreamError
 from streams.firehose import Firehose
 
@@ -27,7 +27,12 @@ def _jsonl_values(stream: TextIO) -> Iterator[bytes]:
 @click.command()
 @config_option
 @bootstrap_option
-@click.option("--topic", default=None, help="Topic to write to. [default: the input topic]")
+@click.option(
+    "--topic",
+    default=None,
+    callback=topic_name,
+    help="Topic to write to. [default: the input topic]",
+)
 @click.option(
     "--file",
     "jsonl",

@@ -10,7 +10,7 @@ import click
 import orjson
 
 from streams import kafka_clients
-from streams.cli.options import bootstrap_option, config_option, settings_from_cli
+from streams.cli.options import bootstrap_option, config_option, settings_from_cli, topic_name
 from streams.errors import FlagstreamError
 
 ACTION_COLOURS = {"block": "red", "review": "yellow"}
@@ -52,7 +52,12 @@ def format_campaign(payload: dict[str, Any], width: int = 80) -> str:
 @click.command()
 @config_option
 @bootstrap_option
-@click.option("--topic", default=None, help="Topic to read. [default: the flagged topic]")
+@click.option(
+    "--topic",
+    default=None,
+    callback=topic_name,
+    help="Topic to read. [default: the flagged topic]",
+)
 @click.option(
     "--from-beginning",
     is_flag=True,
