@@ -77,10 +77,8 @@ class Pipeline:
         self._dlq_topic = settings.dlq_topic
         self._ce_source = f"urn:flagstream:{settings.group_id}".encode()
         key = settings.pseudonym_key
-        self._embed = EmbeddedEvent(
-            settings.include_fields,
-            None if key is None else Pseudonyms(key.get_secret_value().encode()),
-        )
+        pseudonyms = None if key is None else Pseudonyms(key.get_secret_value().encode())
+        self._embed = EmbeddedEvent(settings.include_fields, pseudonyms)
         self._thresholds = {lb: policy.thresholds(lb) for lb in self.labels}
         self._models = {
             0: _model_ref(classifier.fast),
@@ -90,7 +88,7 @@ class Pipeline:
         self._policy_ref = {"version": policy.version}
         #: indicators, signatures and campaign observations (streams.networks); None: off
         self.networks = (
-            NetworkTap(settings, escalation=policy.escalation)
+            NetworkTap(settings, escalation=policy.escalation, author_key=pseudonyms)
             if settings.campaigns_enabled
             else None
         )
@@ -202,7 +200,7 @@ class Pipeline:
                     if (campaign := features.campaign_ids[i]) is not None:
                         payload["campaign_id"] = campaign
                         networks.flagged_in_campaign += 1
-                    author = str(ev.body["author"]["id"])
+                    author = networks.author_key(str(ev.body["author"]["id"]))
                     payload["actor"], why = networks.judge(author, campaign, decided_ts)
                     if why is not None and decisions.actions[i] == REVIEW:
                         decisions.actions[i] = BLOCK  # the metrics count what was published

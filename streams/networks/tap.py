@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import time
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -131,8 +131,13 @@ class NetworkTap:
         settings: Settings,
         active: ActiveCampaigns | None = None,
         escalation: Escalation | None = None,
+        author_key: Callable[[str], str] | None = None,
     ) -> None:
         self.escalation = escalation or Escalation()
+        #: what an author is known by in the campaign state, its changelog and the records:
+        #: the pseudonym of ``author.id`` when flagged events carry pseudonyms, so that neither
+        #: the state nor any output holds a raw id and members still match across events
+        self.author_key: Callable[[str], str] = author_key or str
         self.extractor = IndicatorExtractor(settings.indicator_default_region)
         self.hasher = MinHasher()
         self.topic = observations_topic(settings)
@@ -213,7 +218,7 @@ class NetworkTap:
             if has[i]:
                 routed.setdefault(nd, [])
             hit = tuple(labels.get(i, ()))
-            author = ev.body.get("author", {}).get("id", "")
+            author = self.author_key(str(ev.body.get("author", {}).get("id", "")))
             actor_partition = partition_of(f"a:{author}", n) if hit else -1
             if hit:
                 routed.setdefault(actor_partition, [])
@@ -223,7 +228,7 @@ class NetworkTap:
                 per_partition[p].append(
                     Observation(
                         ev.event_id,
-                        str(author),
+                        author,
                         ev.created_at,
                         hit,
                         ev.text,
