@@ -85,6 +85,21 @@ app.kubernetes.io/component: {{ .component }}
 - name: FLAGSTREAM_METRICS_PASSWORD_FILE
   value: /etc/flagstream/secrets/metrics/password
 {{- end }}
+{{- if .Values.metrics.tls.existingSecret }}
+- name: FLAGSTREAM_METRICS_TLS_CERT_FILE
+  value: /etc/flagstream/secrets/metrics-tls/tls.crt
+- name: FLAGSTREAM_METRICS_TLS_KEY_FILE
+  value: /etc/flagstream/secrets/metrics-tls/tls.key
+{{- end }}
+{{- end -}}
+
+{{/* a probe of the metrics port (values: an httpGet probe), over HTTPS when metrics.tls is on */}}
+{{- define "flagstream.probe" -}}
+{{- $probe := deepCopy .probe -}}
+{{- if .root.Values.metrics.tls.existingSecret -}}
+{{- $_ := set $probe.httpGet "scheme" "HTTPS" -}}
+{{- end -}}
+{{- toYaml $probe -}}
 {{- end -}}
 
 {{/* the secret files the env above points to */}}
@@ -107,6 +122,11 @@ app.kubernetes.io/component: {{ .component }}
 {{- if .Values.metrics.basicAuth.existingSecret }}
 - name: metrics-auth
   mountPath: /etc/flagstream/secrets/metrics
+  readOnly: true
+{{- end }}
+{{- if .Values.metrics.tls.existingSecret }}
+- name: metrics-tls
+  mountPath: /etc/flagstream/secrets/metrics-tls
   readOnly: true
 {{- end }}
 {{- end -}}
@@ -144,5 +164,16 @@ app.kubernetes.io/component: {{ .component }}
     items:
       - key: {{ .Values.metrics.basicAuth.passwordKey }}
         path: password
+{{- end }}
+{{- if .Values.metrics.tls.existingSecret }}
+- name: metrics-tls
+  secret:
+    secretName: {{ .Values.metrics.tls.existingSecret }}
+    defaultMode: 0440
+    items:
+      - key: tls.crt
+        path: tls.crt
+      - key: tls.key
+        path: tls.key
 {{- end }}
 {{- end -}}
