@@ -532,6 +532,57 @@ def main_dashboard() -> dict[str, Any]:
             "flagstream versions running and how many workers run each.",
             f"count by (version) (flagstream_build_info{{{W}}})",
         ),
+        row("Campaigns and repeat actors"),
+        timeseries(
+            "Campaigns detected per kind",
+            "Groups that crossed K distinct authors within the window W, per second, by kind "
+            "(near_duplicate, shared_indicator, signal_list). Healthy: rare and bursty; a steady "
+            "rise is an organised wave. Flat 0 with campaigns_enabled off (the default).",
+            [
+                target(
+                    f"sum by (kind) (rate(flagstream_campaigns_detected_total{{{W}}}[{RATE}]))",
+                    "{{kind}}",
+                )
+            ],
+            "ops",
+        ),
+        timeseries(
+            "Active campaigns and flagged events in them",
+            "Campaigns active within the window (summed over workers: each holds its shards) "
+            "and the share of flagged events that carry a campaign_id. Healthy: a small share; "
+            "a large one means most harm now comes from coordinated accounts.",
+            _targets(
+                (f"sum by (kind) (flagstream_campaigns_active{{{W}}})", "active {{kind}}"),
+                (
+                    f"sum (rate(flagstream_flagged_in_campaign_total{{{W}}}[{RATE}])) / "
+                    f"clamp_min(sum ({flagged}), 1e-9)",
+                    "share of flagged in a campaign",
+                ),
+            ),
+        ),
+        timeseries(
+            "Campaign state per worker",
+            "Groups (candidate campaigns) and stored bytes in each worker's campaign tables. "
+            "Healthy: flat under steady traffic (TTL eviction and per-key caps bound it); growth "
+            "without bound means the window or the caps are too large for the memory.",
+            _targets(
+                (f"flagstream_campaign_state_groups{{{W}}}", "groups {{instance}}"),
+                (f"flagstream_campaign_state_bytes{{{W}}} / 1e6", "MB {{instance}}"),
+            ),
+        ),
+        timeseries(
+            "Campaign stage delay and cost",
+            "Seconds between now and the newest event the campaign stage processed, and the CPU "
+            "share of the hot path spent on indicators and signatures. Healthy: a delay of "
+            "seconds; minutes mean campaign ids and escalations arrive late.",
+            _targets(
+                (f"flagstream_campaign_stage_delay_seconds{{{W}}}", "delay s {{instance}}"),
+                (
+                    f"rate(flagstream_network_features_seconds_total{{{W}}}[{RATE}])",
+                    "features CPU s/s {{instance}}",
+                ),
+            ),
+        ),
         row("Score drift"),
         timeseries(
             "Mean score per label",

@@ -36,6 +36,8 @@ ERROR_STAGES = ("batch", "processing", "broker")
 ACTIONS = ("allow", "review", "block")
 # which model's scores stand for an event (streams.classify: codes 0, 1, 2)
 DECIDERS = ("fast", "accurate", "fast-degraded")
+# the kinds of campaign records (streams.networks.campaigns.KINDS; campaign.v1.json)
+CAMPAIGN_KINDS = ("near_duplicate", "shared_indicator", "signal_list")
 DLQ_REASONS = (
     "invalid_utf8",
     "invalid_json",
@@ -319,3 +321,8 @@ class NetworkMetrics:
             "Now minus the event time of the newest observation the campaign stage processed.",
             registry=registry,
         )
+        # every kind's series exists from the start, so rates and alerts see 0 rather than nothing
+        for kind in CAMPAIGN_KINDS:
+            for family in (self.campaign_records, self.campaigns_detected, self.campaign_members):
+                family.labels(kind).inc(0)
+            self.active_campaigns.labels(kind).set(0)

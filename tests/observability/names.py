@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry
 
-from streams.metrics import LagExporterMetrics, WorkerMetrics
+from streams.metrics import LagExporterMetrics, NetworkMetrics, WorkerMetrics
 
 # the sample names each metric type exposes, from the family name
 SUFFIXES = {
@@ -26,6 +26,7 @@ def declared_metric_names() -> set[str]:
     """Every sample name the worker and the lag exporter can export."""
     worker = CollectorRegistry()
     WorkerMetrics(worker, ["spam"])
+    NetworkMetrics(worker)  # with campaigns_enabled
     lag = CollectorRegistry()
     LagExporterMetrics(lag)
     return _names(worker) | _names(lag)

@@ -100,6 +100,9 @@ def stack(
         "FLAGSTREAM_INPUT_TOPIC": f"{prefix}.events",
         "FLAGSTREAM_FLAGGED_TOPIC": f"{prefix}.flagged",
         "FLAGSTREAM_DLQ_TOPIC": f"{prefix}.dlq",
+        # off by default; on here so that the campaign panels and alert meet real series
+        "FLAGSTREAM_CAMPAIGNS_ENABLED": "1",
+        "FLAGSTREAM_CAMPAIGN_TOPIC": f"{prefix}.campaigns",
     }
     topics = [
         env["FLAGSTREAM_INPUT_TOPIC"],

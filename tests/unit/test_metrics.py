@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 from prometheus_client import CollectorRegistry, Histogram
 
-from streams.metrics import LATENCY_BUCKETS, SCORE_BUCKETS, observe_many
+from streams.events import load_schema
+from streams.metrics import CAMPAIGN_KINDS, LATENCY_BUCKETS, SCORE_BUCKETS, observe_many
+from streams.networks.campaigns import KINDS
 
 
 def _samples(registry: CollectorRegistry) -> dict[tuple[str, str], float]:
@@ -51,3 +53,9 @@ def test_observe_many_on_a_labelled_child() -> None:
     assert samples[("h_bucket", "0.2")] == 1
     assert samples[("h_bucket", "0.95")] == 1
     assert samples[("h_bucket", "0.99")] == 2
+
+
+def test_campaign_kinds_of_the_metrics_are_the_campaign_records_kinds() -> None:
+    assert tuple(CAMPAIGN_KINDS) == tuple(KINDS)
+    schema = load_schema("campaign.v1.json")
+    assert set(schema["properties"]["kind"]["enum"]) == set(KINDS)
