@@ -16,7 +16,7 @@ from typing import Any, Final
 
 import orjson
 
-from streams.networks.campaigns import Observation
+from streams.networks.campaigns import Observation, stored_json
 
 DAY_S: Final = 86_400.0
 #: an author not flagged for this many half-lives (a count below 1%) is forgotten
@@ -96,7 +96,7 @@ class ActorTracker:
             data["t"] = max(data["t"], obs.ts)
         out: list[ActorStanding] = []
         for key, data in touched.items():
-            self.store[key] = orjson.dumps(data)
+            self.store[key] = stored_json(data)
             heapq.heappush(self._expiry, (float(data["t"]), key))
             standing = self.standing(key[2:], data)
             if standing.flags >= self.min_flags:

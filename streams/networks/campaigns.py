@@ -57,6 +57,16 @@ class CampaignConfig:
     max_candidates: int = 8  # clusters compared per text: bounds the work of a hot band
 
 
+def stored_json(value: Any) -> bytes:
+    """``value`` as JSON bytes of their own size, for values the state keeps.
+
+    orjson's output keeps the capacity of its growing buffer: a 650-byte document held 8 KB
+    (orjson 3.13, measured with tracemalloc), which made the state's resident size 8x its bytes.
+    The copy is exact-size.
+    """
+    return bytes(memoryview(orjson.dumps(value)))
+
+
 @dataclass(frozen=True, slots=True)
 class Observation:
     """One event as the campaign stage sees it (built by the pipeline, routed by key)."""
@@ -218,7 +228,7 @@ class CampaignTracker:
                     data["active"] = True
                     data["reported"] = recent
                     out.append(record)
-                self.store[key] = orjson.dumps(data)
+                self.store[key] = stored_json(data)
                 heapq.heappush(self._expiry, (float(data["last_seen"]), key))
         self.expire()
         return out

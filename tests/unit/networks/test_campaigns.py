@@ -6,6 +6,7 @@ import random
 from typing import Any
 
 import numpy as np
+import orjson
 
 from streams.networks.campaigns import (
     NEAR_DUPLICATE,
@@ -194,3 +195,21 @@ def test_unrelated_sentences_are_far_apart() -> None:
     assert max(sims) < 0.3 < CampaignConfig().similarity
     t = tracker(min_authors=2)
     assert t.observe(observations(list(BENIGN), [f"a{i}" for i in range(len(BENIGN))])) == []
+
+
+def test_stored_values_are_exact_size_json() -> None:
+    import tracemalloc  # noqa: PLC0415
+
+    from streams.networks.campaigns import stored_json  # noqa: PLC0415
+
+    value = {"exemplars": ["x" * 600], "authors": {"a": 1.0}}
+    assert stored_json(value) == orjson.dumps(value)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        kept = [stored_json(value) for _ in range(200)]
+        per_value = (tracemalloc.get_traced_memory()[0] - before) / len(kept)
+    finally:
+        tracemalloc.stop()
+    # the state holds millions of these: each must cost about its length, not orjson's buffer
+    assert per_value < 2 * len(kept[0]), per_value
