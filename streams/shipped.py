@@ -45,9 +45,9 @@ def model_file(name: str) -> Path:
     """A shipped model, e.g. ``model_file(FAST_MODEL)``: in the installed package, else in the
     source checkout the package is imported from."""
     packaged = package_dir() / MODEL_FILES / name
-    if packaged.is_file():
-        return packaged
-    return package_dir().parent / "models" / name
+    checkout = package_dir().parent / "models" / name
+    # a missing file is reported where it belongs: an installed package has no models/fast/
+    return packaged if packaged.is_file() or not checkout.parent.is_dir() else checkout
 
 
 def wheel_paths() -> tuple[str, ...]:
