@@ -21,16 +21,19 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from streams import shipped
 from streams.errors import ConfigError
 
-PACKAGE_DIR = Path(__file__).resolve().parent
-REPO_DIR = PACKAGE_DIR.parent
-DEFAULT_MODEL_PATH = REPO_DIR / "models" / "fast" / "flagstream-fast.onnx"
-DEFAULT_ENCODER_PATH = REPO_DIR / "models" / "encoder" / "flagstream-encoder.onnx"
+# the source checkout when run from one (models/ and bench/ in it, shared/ beside it); only
+# the commands that need a checkout use it (streams/cli/source_tree.py)
+REPO_DIR = shipped.package_dir().parent
+# in the installed package, else in the checkout (streams/shipped.py)
+DEFAULT_MODEL_PATH = shipped.model_file(shipped.FAST_MODEL)
+DEFAULT_ENCODER_PATH = shipped.model_file(shipped.ENCODER_MODEL)
 # the band the cascade's operating points were calibrated for (models/cascade.py; docs/model.md)
 CASCADE_LOW = 0.2
 CASCADE_HIGH = 0.999
-DEFAULT_POLICY_PATH = PACKAGE_DIR / "policy.default.toml"
+DEFAULT_POLICY_PATH = shipped.package_file(shipped.POLICY)
 
 _CONFIG_FILE: Path | None = None  # set only inside load_settings(), read by the TOML source
 

@@ -1,4 +1,8 @@
-"""``flagstream model``: train, evaluate and export the classifier (a thin layer over models/)."""
+"""``flagstream model``: train, evaluate and export the classifier (a thin layer over models/).
+
+The training code stays in the source tree, not in the wheel: every command runs it inside
+:func:`~streams.cli.source_tree.needs_source`, which names the checkout or the extra it needs.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,12 @@ from pathlib import Path
 
 import click
 
+from streams.cli.source_tree import checkout_root, needs_source
 from streams.settings import REPO_DIR
 
-DEFAULT_DATA_DIR = REPO_DIR.parent / "shared" / "data"
+# beside the checkout; an installed wheel has none, and its commands say they need a checkout
+# (a default that does not exist would fail --data-dir's check first)
+DEFAULT_DATA_DIR = REPO_DIR.parent / "shared" / "data" if checkout_root() else None
 
 data_dir_option = click.option(
     "--data-dir",
@@ -21,7 +28,11 @@ data_dir_option = click.option(
 
 @click.group()
 def model() -> None:
-    """Train, evaluate and export flagstream's classifier."""
+    """Train, evaluate and export flagstream's classifier.
+
+    These commands run the training code of the source tree (models/): run them from a checkout
+    with the 'train' extra installed (pip install -e '.[train]'), not from an installed wheel.
+    """
 
 
 @model.command()
@@ -64,39 +75,40 @@ def train(
     fast: bool,
 ) -> None:
     """Train the fast model on the shippable sets, calibrate thresholds, export it."""
-    from models.data import DATASETS  # noqa: PLC0415 - training deps load only when run
-    from models.export import (  # noqa: PLC0415 - training deps load only when run
-        FAST_ARTEFACT,
-        FAST_PATH,
-        export_fast,
-    )
-    from models.train import train_fast  # noqa: PLC0415 - training deps load only when run
+    with needs_source("models", extra="train"):
+        from models.data import DATASETS  # noqa: PLC0415 - training deps load only when run
+        from models.export import (  # noqa: PLC0415 - training deps load only when run
+            FAST_ARTEFACT,
+            FAST_PATH,
+            export_fast,
+        )
+        from models.train import train_fast  # noqa: PLC0415 - training deps load only when run
 
-    sets = tuple(DATASETS) if research else None
-    # a research or sample model never overwrites the shipped model or its artefact
-    variant = "research" if research else ("sample" if sample is not None else "")
-    artefact = FAST_ARTEFACT.with_suffix(f".{variant}.npz") if variant else FAST_ARTEFACT
-    if fast:
-        result = train_fast(data_dir, seed=seed, sample=sample, train_sets=sets, artefact=artefact)
-        click.echo(f"trained in {result.seconds:.0f} s")
-        if do_export:
-            out = FAST_ARTEFACT.with_suffix(f".{variant}.onnx") if variant else FAST_PATH
-            click.echo(f"exported {export_fast(artefact, out=out)}")
+        sets = tuple(DATASETS) if research else None
+        # a research or sample model never overwrites the shipped model or its artefact
+        variant = "research" if research else ("sample" if sample is not None else "")
+        artefact = FAST_ARTEFACT.with_suffix(f".{variant}.npz") if variant else FAST_ARTEFACT
+        if fast:
+            result = train_fast(
+                data_dir, seed=seed, sample=sample, train_sets=sets, artefact=artefact
+            )
+            click.echo(f"trained in {result.seconds:.0f} s")
+            if do_export:
+                out = FAST_ARTEFACT.with_suffix(f".{variant}.onnx") if variant else FAST_PATH
+                click.echo(f"exported {export_fast(artefact, out=out)}")
     if encoder:
-        try:
+        # torch/transformers live in the 'accurate' extra
+        with needs_source("models", extra="accurate"):
             from models.encoder import ENCODER_PATH, build_encoder_model  # noqa: PLC0415
-        except ImportError as exc:  # torch/transformers live in the 'accurate' extra
-            raise click.ClickException(
-                f"the encoder build needs the 'accurate' extra ({exc.name} is missing): "
-                "pip install -e '.[accurate]'"
-            ) from None
-        from models.export import BUILD_DIR  # noqa: PLC0415
+            from models.export import BUILD_DIR  # noqa: PLC0415
 
-        # like the fast model, a sample build never overwrites the shipped file
-        target = BUILD_DIR / "flagstream-encoder.sample.onnx" if sample else ENCODER_PATH
-        click.echo(f"built {build_encoder_model(data_dir, seed=seed, sample=sample, out=target)}")
+            # like the fast model, a sample build never overwrites the shipped file
+            target = BUILD_DIR / "flagstream-encoder.sample.onnx" if sample else ENCODER_PATH
+            built = build_encoder_model(data_dir, seed=seed, sample=sample, out=target)
+            click.echo(f"built {built}")
     if not variant and do_export:
-        _recalibrate_cascade(data_dir)
+        with needs_source("models", extra="train"):
+            _recalibrate_cascade(data_dir)
 
 
 def _recalibrate_cascade(data_dir: Path) -> None:
@@ -128,22 +140,23 @@ def _recalibrate_cascade(data_dir: Path) -> None:
 )
 def export(out: Path | None) -> None:
     """Write the trained fast model (models/build/) as ONNX with its metadata."""
-    from models.export import (  # noqa: PLC0415 - training deps load only when run
-        FAST_ARTEFACT,
-        FAST_PATH,
-        export_fast,
-    )
+    with needs_source("models", extra="train"):
+        from models.export import (  # noqa: PLC0415 - training deps load only when run
+            FAST_ARTEFACT,
+            FAST_PATH,
+            export_fast,
+        )
 
-    if out is not None and (out.is_dir() or not out.parent.is_dir()):
-        raise click.ClickException(
-            f"--out {out}: not a file in an existing folder; name the .onnx file to write"
-        )
-    if not FAST_ARTEFACT.is_file():
-        raise click.ClickException(
-            f"{FAST_ARTEFACT} is missing: the fast model's training artefact is built by "
-            "`flagstream model train` (it is not in git)"
-        )
-    click.echo(f"exported {export_fast(out=out or FAST_PATH)}")
+        if out is not None and (out.is_dir() or not out.parent.is_dir()):
+            raise click.ClickException(
+                f"--out {out}: not a file in an existing folder; name the .onnx file to write"
+            )
+        if not FAST_ARTEFACT.is_file():
+            raise click.ClickException(
+                f"{FAST_ARTEFACT} is missing: the fast model's training artefact is built by "
+                "`flagstream model train` (it is not in git)"
+            )
+        click.echo(f"exported {export_fast(out=out or FAST_PATH)}")
 
 
 @model.command()
@@ -163,21 +176,22 @@ def calibrate(data_dir: Path, cascade: bool) -> None:
     and the shipped file is re-exported; then the cascade's, on the calibration rows, from the
     encoder's saved int8 dev scores. Run it after changing the rules in models/calibrate.py.
     """
-    from models.export import FAST_ARTEFACT, FAST_PATH, export_fast  # noqa: PLC0415
-    from models.train import recalibrate_fast  # noqa: PLC0415 - training deps load only when run
+    with needs_source("models", extra="train"):
+        from models.export import FAST_ARTEFACT, FAST_PATH, export_fast  # noqa: PLC0415
+        from models.train import recalibrate_fast  # noqa: PLC0415 - training deps
 
-    if not FAST_ARTEFACT.exists():
-        raise click.ClickException(
-            f"{FAST_ARTEFACT} is missing: the fast model's training artefact is built by "
-            "`flagstream model train` (it is not in git)"
-        )
-    try:
-        recalibrate_fast(data_dir, FAST_ARTEFACT)
-    except RuntimeError as exc:
-        raise click.ClickException(str(exc)) from None
-    click.echo(f"exported {export_fast(FAST_ARTEFACT, out=FAST_PATH)}")
-    if cascade:
-        _recalibrate_cascade(data_dir)
+        if not FAST_ARTEFACT.exists():
+            raise click.ClickException(
+                f"{FAST_ARTEFACT} is missing: the fast model's training artefact is built by "
+                "`flagstream model train` (it is not in git)"
+            )
+        try:
+            recalibrate_fast(data_dir, FAST_ARTEFACT)
+        except RuntimeError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"exported {export_fast(FAST_ARTEFACT, out=FAST_PATH)}")
+        if cascade:
+            _recalibrate_cascade(data_dir)
 
 
 @model.command()
@@ -247,32 +261,33 @@ def evaluate(
     no_golden: bool,
 ) -> None:
     """Measure the models on every dev/test split; print the targets and write models/CARD.md."""
-    from models.card import status  # noqa: PLC0415 - training deps load only when run
-    from models.report import QUICK_CAP, run_evaluation  # noqa: PLC0415
+    with needs_source("models", extra="train"):
+        from models.card import status  # noqa: PLC0415 - training deps load only when run
+        from models.report import QUICK_CAP, run_evaluation  # noqa: PLC0415
 
-    if quick:
-        max_per_set = max_per_set or QUICK_CAP
-        encoder_dev_cap = 50 if encoder_dev_cap is None else encoder_dev_cap
-    report, card_path = run_evaluation(
-        data_dir,
-        model_path,
-        encoder_path,
-        card,
-        baseline=not no_baseline,
-        latency=not no_latency,
-        golden=not no_golden,
-        use_encoder=not no_encoder,
-        max_per_set=max_per_set,
-        encoder_dev_cap=encoder_dev_cap,
-        cascade_band=cascade_band,
-        log=click.echo,
-    )
-    for t in report.targets:
-        value = "-" if t["value"] is None else f"{t['value']:.4g}"
-        click.echo(
-            f"{t['system']:8} {t['target']:40} {value:>9} (goal {t['op']} {t['goal']:g}) "
-            f"{status(t)}"
+        if quick:
+            max_per_set = max_per_set or QUICK_CAP
+            encoder_dev_cap = 50 if encoder_dev_cap is None else encoder_dev_cap
+        report, card_path = run_evaluation(
+            data_dir,
+            model_path,
+            encoder_path,
+            card,
+            baseline=not no_baseline,
+            latency=not no_latency,
+            golden=not no_golden,
+            use_encoder=not no_encoder,
+            max_per_set=max_per_set,
+            encoder_dev_cap=encoder_dev_cap,
+            cascade_band=cascade_band,
+            log=click.echo,
         )
-    for w in report.warnings:
-        click.echo(f"note: {w}")
-    click.echo(f"wrote {card_path} ({report.run['seconds'] / 60:.1f} min)")
+        for t in report.targets:
+            value = "-" if t["value"] is None else f"{t['value']:.4g}"
+            click.echo(
+                f"{t['system']:8} {t['target']:40} {value:>9} (goal {t['op']} {t['goal']:g}) "
+                f"{status(t)}"
+            )
+        for w in report.warnings:
+            click.echo(f"note: {w}")
+        click.echo(f"wrote {card_path} ({report.run['seconds'] / 60:.1f} min)")
