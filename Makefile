@@ -19,7 +19,7 @@ help:
 $(STAMP): pyproject.toml requirements/constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -c requirements/constraints.txt -e ".[dev,ops,bench,train]"
+	$(BIN)/python -m pip install -q -c requirements/constraints.txt --build-constraint requirements/constraints.txt -e ".[dev,ops,bench,train]"
 	@touch $(STAMP)
 
 venv: $(STAMP)
