@@ -40,6 +40,7 @@ NEAR_ALGORITHM: Final = "minhash-10x4/flagstream-1"
 LIST_NAME: Final = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 MIN_TEXT_CHARS: Final = 12  # shorter normalised texts are too common to be a fingerprint
 _NOT_WORD: Final = re.compile(r"[\W_]+")
+_ASCII_NOT_ALNUM: Final = bytes(c for c in range(128) if not chr(c).isalnum())
 _FIELDS: Final = frozenset(
     {
         "schema_version",
@@ -114,14 +115,21 @@ def normalised_text(text: str) -> str:
 
 
 def text_hashes(texts: Sequence[str]) -> list[str | None]:
-    """Exact fingerprints (hex); None for a text too short to be one."""
+    """Exact fingerprints (hex) of a batch; None for a text too short to be one.
+
+    The same result as hashing ``normalised_text`` of each text; ASCII text (most of it) takes
+    a bytes ``translate`` instead of NFKC and a regex: a fifth of the cost.
+    """
+    blake = hashlib.blake2b
     out: list[str | None] = []
     for text in texts:
-        norm = normalised_text(text)
-        if len(norm) < MIN_TEXT_CHARS:
-            out.append(None)
+        if text.isascii():
+            norm = text.lower().encode().translate(None, _ASCII_NOT_ALNUM)
+            chars = len(norm)
         else:
-            out.append(hashlib.blake2b(norm.encode(), digest_size=16).hexdigest())
+            folded = normalised_text(text)
+            chars, norm = len(folded), folded.encode()
+        out.append(blake(norm, digest_size=16).hexdigest() if chars >= MIN_TEXT_CHARS else None)
     return out
 
 

@@ -180,3 +180,18 @@ def test_a_fingerprint_can_be_shared_without_its_text(
 def test_bad_rows_name_the_field_and_the_fix(row: dict[str, str], message: str) -> None:
     with pytest.raises(SignalFormatError, match=message):
         parse_signal(row)
+
+
+def test_batch_fingerprints_equal_one_text_at_a_time() -> None:
+    texts = [
+        SCAM,
+        "Ｆｕｌｌ　ｗｉｄｔｈ ＴＥＸＴ 12345 here",
+        "恭喜您获得本月幸运大奖，奖金一万元",
+        "a_b",
+        "nul\0inside text ok",
+        "",
+    ]
+    one_by_one = [text_hashes([t])[0] for t in texts]
+    assert text_hashes(texts) == one_by_one
+    assert one_by_one[3] is None
+    assert one_by_one[1] == text_hashes(["fullwidthtext12345here"])[0]
