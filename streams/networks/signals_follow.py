@@ -20,6 +20,7 @@ from typing import Final
 import orjson
 from kafka import KafkaConsumer, TopicPartition
 
+from streams.errors import BrokerError
 from streams.health import Readiness
 from streams.metrics import SignalMetrics
 from streams.networks.signals import KINDS, SignalFormatError, parse_signal
@@ -92,6 +93,7 @@ class SignalFollower:
             self._thread.join(timeout_s)
         if self._reader is not None:
             self._reader.close()
+            self._reader = None
 
     def apply(self, records: list[Record]) -> None:
         """Upserts and tombstones, in topic order."""
@@ -166,8 +168,22 @@ def start_signals(
     Raises BrokerError (with the fix) when the topic cannot be read in time: start-up stops.
     """
     readiness.not_ready("signals", f"loading the signal lists from {settings.signals_topic!r}")
-    follower = SignalFollower(settings, index, metrics)
-    follower.load()
+    # an unreachable broker at start is retried like the worker's own start-up checks
+    deadline = time.monotonic() + settings.broker_retry_timeout_s
+    backoff = 0.5
+    while True:
+        follower = SignalFollower(settings, index, metrics)
+        try:
+            follower.load()
+            break
+        except BrokerError as exc:
+            follower.stop()
+            if time.monotonic() + backoff > deadline:
+                raise
+            readiness.not_ready("signals", str(exc))
+            log.warning("loading the signal lists failed, retrying: %s", exc)
+            time.sleep(backoff)
+            backoff = min(backoff * 2, RETRY_S)
     readiness.clear("signals")
     follower.start()
     return follower

@@ -62,6 +62,8 @@ def topic_reader(settings: Settings, client_id: str) -> KafkaConsumer:
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
+        # a metadata request must not create the topic: it would not be compacted
+        allow_auto_create_topics=False,
     )
 
 

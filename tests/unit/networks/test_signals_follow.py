@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import time
+
 import orjson
+import pytest
 from prometheus_client import CollectorRegistry
 
+from streams.errors import BrokerError
+from streams.health import Readiness
 from streams.metrics import SignalMetrics
 from streams.networks.signals import parse_signal
-from streams.networks.signals_follow import SignalFollower
+from streams.networks.signals_follow import SignalFollower, start_signals
 from streams.networks.signals_index import SignalIndex
 from streams.settings import load_settings
 
@@ -69,3 +74,38 @@ def test_matches_are_exported_once() -> None:
     follower.export_counts()
     follower.export_counts()
     assert _sample(registry, "flagstream_signal_matches_total", list="acme", kind="indicator") == 2
+
+
+def test_start_retries_an_unreachable_broker_then_gives_up_with_the_cause(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[int] = []
+
+    def load(self: SignalFollower) -> int:
+        calls.append(1)
+        if len(calls) < 3:
+            raise BrokerError("cannot use Kafka at 127.0.0.1:1: check that the brokers run")
+        return 0
+
+    monkeypatch.setattr(SignalFollower, "load", load)
+    monkeypatch.setattr(SignalFollower, "start", lambda self: None)
+    monkeypatch.setattr(time, "sleep", lambda _s: None)
+    readiness = Readiness()
+    index = SignalIndex()
+    settings = load_settings(broker_retry_timeout_s=30)
+    start_signals(settings, index, SignalMetrics(CollectorRegistry()), readiness)
+    assert len(calls) == 3
+    assert "signals" not in readiness.reasons()
+
+    calls.clear()
+    monkeypatch.setattr(SignalFollower, "load", lambda self: _fail())
+    with pytest.raises(BrokerError, match="check that the brokers run"):
+        start_signals(
+            load_settings(broker_retry_timeout_s=0.1), index, SignalMetrics(CollectorRegistry()),
+            readiness,
+        )  # fmt: skip
+    assert "signals" in readiness.reasons()
+
+
+def _fail() -> int:
+    raise BrokerError("cannot use Kafka at 127.0.0.1:1: check that the brokers run")
