@@ -16,6 +16,7 @@ import argparse
 import random
 import time
 from collections.abc import Callable
+from typing import Any
 
 from bench.workload import Workload
 from streams.networks.minhash import MinHasher, encode_signature
@@ -66,7 +67,7 @@ def main() -> None:
         "--fast-only", action="store_true", help="Without the encoder tier: the fast path alone."
     )
     args = parser.parse_args()
-    tiers = {"accurate_model_path": "none"} if args.fast_only else {}
+    tiers: dict[str, Any] = {"accurate_model_path": "none"} if args.fast_only else {}
     n, size = args.events, args.batch
     workload = Workload(seed=5)
     values = [value for _key, value, _kind in workload.events(n, "nc", time.time())]

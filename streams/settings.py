@@ -390,7 +390,7 @@ class Settings(BaseSettings):
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=_CONFIG_FILE))
         return tuple(sources)
 
-    @field_validator("input_topic", "flagged_topic", "dlq_topic", "campaign_topic")
+    @field_validator("input_topic", "flagged_topic", "dlq_topic", "campaign_topic", "signals_topic")
     @classmethod
     def _check_topic(cls, value: str) -> str:
         return check_topic_name(value)

@@ -11,12 +11,18 @@ import orjson
 
 from streams.cli.options import bootstrap_option, config_option, settings_from_cli
 from streams.errors import FlagstreamError
-from streams.networks.signals import KINDS, SignalFormatError, parse_signal
+from streams.networks.signals import KINDS, LIST_NAME, SignalFormatError, parse_signal
 from streams.networks.signals_file import FORMATS, file_format, parse_file
 from streams.networks.signals_topic import ensure_topic, publish, read_all
 
 READ_TIMEOUT_S = 120.0
 _LIST_HELP = "lower-case letters, digits, '.', '_', '-'"
+
+
+def _list_name(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and not LIST_NAME.match(value):
+        raise click.BadParameter(f"{value!r} is not a list name: use 1-64 {_LIST_HELP}")
+    return value
 
 
 @click.group()
@@ -31,11 +37,14 @@ def signals() -> None:
 @signals.command("import")
 @config_option
 @bootstrap_option
-@click.argument("file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.argument(
+    "file", required=False, type=click.Path(path_type=Path, dir_okay=False, exists=True)
+)
 @click.option(
     "--list",
     "list_name",
     default=None,
+    callback=_list_name,
     help=f"List name for rows without a 'list' field ({_LIST_HELP}).",
 )
 @click.option(
@@ -51,7 +60,7 @@ def signals() -> None:
 def import_(
     config_file: Path | None,
     bootstrap: str | None,
-    file: Path,
+    file: Path | None,
     list_name: str | None,
     fmt: str | None,
     dry_run: bool,
@@ -66,6 +75,8 @@ def import_(
     status is 1.
     """
     settings = settings_from_cli(config_file, bootstrap=bootstrap)
+    if file is None:  # checked after the settings, so that a bad --config is named first
+        raise click.UsageError("give the FILE to import (CSV or JSONL)")
     try:
         parsed = parse_file(file, file_format(file, fmt), list_name)
     except SignalFormatError as exc:
@@ -96,7 +107,13 @@ def import_(
 @signals.command("export")
 @config_option
 @bootstrap_option
-@click.option("--list", "list_name", default=None, help="Only this list. [default: every list]")
+@click.option(
+    "--list",
+    "list_name",
+    default=None,
+    callback=_list_name,
+    help="Only this list. [default: every list]",
+)
 @click.option(
     "--out",
     type=click.Path(path_type=Path, dir_okay=False, writable=True),
@@ -132,7 +149,9 @@ def export(
 @signals.command("remove")
 @config_option
 @bootstrap_option
-@click.option("--list", "list_name", required=True, help=f"The list ({_LIST_HELP}).")
+@click.option(
+    "--list", "list_name", callback=_list_name, help=f"The list, required ({_LIST_HELP})."
+)
 @click.option(
     "--kind",
     type=click.Choice(KINDS),
@@ -148,7 +167,7 @@ def export(
 def remove(
     config_file: Path | None,
     bootstrap: str | None,
-    list_name: str,
+    list_name: str | None,
     kind: str | None,
     indicator_type: str | None,
     value: str | None,
@@ -158,6 +177,8 @@ def remove(
     """Remove one signal (--kind and --value or --text) or a whole list (--all): a tombstone
     on the topic, which every worker applies within seconds."""
     settings = settings_from_cli(config_file, bootstrap=bootstrap)
+    if list_name is None:  # checked after the settings, so that a bad --config is named first
+        raise click.UsageError("give --list NAME: the list to remove from")
     if remove_all == (kind is not None):
         raise click.UsageError("give either --all or --kind with --value/--text")
     try:
