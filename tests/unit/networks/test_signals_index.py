@@ -105,11 +105,13 @@ def test_policy_rules_pick_the_action() -> None:
     assert rules.action_for("other", None) == REVIEW
 
 
-def test_the_pipeline_flags_a_match_and_names_the_list() -> None:
-    pipeline = Pipeline.from_settings(load_settings())
+@pytest.mark.parametrize("campaigns", [False, True], ids=["alone", "with-campaign-features"])
+def test_the_pipeline_flags_a_match_and_names_the_list(campaigns: bool) -> None:
+    pipeline = Pipeline.from_settings(load_settings(campaigns_enabled=campaigns))
     assert pipeline.signals is not None
     pipeline.signals.put(signal("indicator", indicator_type="wechat", value="lucky2026"))
-    texts = ["加我薇：lucky2026 有好货", BENIGN[0]]
+    pipeline.signals.put(signal("text_near", text=EN))
+    texts = ["加我薇：lucky2026 有好货", BENIGN[0], EN_VARIANT]
     messages = [
         InMessage(
             "events",
@@ -130,8 +132,12 @@ def test_the_pipeline_flags_a_match_and_names_the_list() -> None:
     ]
     result = pipeline.process(messages)
     flagged = [orjson.loads(o.value or b"") for o in result.outputs if o.topic == "events.flagged"]
-    assert [p["event_id"] for p in flagged] == ["e0"]
-    payload = flagged[0]
+    by_id = {p["event_id"]: p for p in flagged}
+    assert "e1" not in by_id or not by_id["e1"]["decided_by"].startswith("signal-list")
+    assert by_id["e2"]["decided_by"] == "signal-list:acme"
+    assert by_id["e2"]["signal"]["kind"] == "text_near"
+    assert by_id["e2"]["signal"]["similarity"] >= 0.7
+    payload = by_id["e0"]
     assert payload["decided_by"] == "signal-list:acme"
     assert payload["action"] == "block"
     assert payload["labels"][0] == "scam"
