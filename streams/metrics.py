@@ -326,3 +326,42 @@ class NetworkMetrics:
             for family in (self.campaign_records, self.campaigns_detected, self.campaign_members):
                 family.labels(kind).inc(0)
             self.active_campaigns.labels(kind).set(0)
+
+
+class SignalMetrics:
+    """Signal lists (``streams.networks.signals*``). Label ``list``: the operator's list names
+    (a small set they create); ``kind``: indicator, text_exact, text_near."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+        self.loaded = Gauge(
+            f"{NS}_signals_loaded",
+            "Signals in this worker's index, by list and kind.",
+            ["list", "kind"],
+            registry=registry,
+        )
+        self.matches = Counter(
+            f"{NS}_signal_matches_total",
+            "Events flagged because they matched a signal, by list and kind.",
+            ["list", "kind"],
+            registry=registry,
+        )
+        self.updates = Counter(
+            f"{NS}_signal_updates_total",
+            "Signal records applied from the signals topic: upsert, tombstone, invalid, over_cap.",
+            ["outcome"],
+            registry=registry,
+        )
+        self.last_update = Gauge(
+            f"{NS}_signals_last_update_timestamp_seconds",
+            "Unix time of the newest signal record applied (0: none yet); the update age is "
+            "time() minus this.",
+            registry=registry,
+        )
+        self.caught_up = Gauge(
+            f"{NS}_signals_caught_up_timestamp_seconds",
+            "Unix time the follower last read the signals topic to its end: proves it is live.",
+            registry=registry,
+        )
+        for outcome in ("upsert", "tombstone", "invalid", "over_cap"):
+            self.updates.labels(outcome)

@@ -19,7 +19,8 @@ from streams.classify import DECIDERS, Classifier
 from streams.events import Decoder, EmbeddedEvent, Event, Pseudonyms, Rejected
 from streams.metrics import WorkerMetrics
 from streams.model import TextModel
-from streams.networks.tap import NetworkTap
+from streams.networks.signals_index import BatchTexts, SignalIndex, SignalMatch
+from streams.networks.tap import BatchFeatures, NetworkTap
 from streams.policy import ACTION_NAMES, BLOCK, REVIEW, Policy, load_policy
 from streams.publish import (
     TOO_LARGE,
@@ -86,12 +87,46 @@ class Pipeline:
             2: _model_ref(classifier.fast),  # routed, encoder skipped: the fast scores stand
         }
         self._policy_ref = {"version": policy.version}
+        self._label_index = {lb: j for j, lb in enumerate(self.labels)}
         #: indicators, signatures and campaign observations (streams.networks); None: off
         self.networks = (
             NetworkTap(settings, escalation=policy.escalation, author_key=pseudonyms)
             if settings.campaigns_enabled
             else None
         )
+        #: the signal lists (streams.networks.signals_follow fills it); None: off
+        self.signals = (
+            SignalIndex(
+                settings.signals_max,
+                settings.signals_similarity,
+                settings.indicator_default_region,
+            )
+            if settings.signals_enabled
+            else None
+        )
+
+    def _match_signals(
+        self,
+        good: Sequence[tuple[InMessage, Event]],
+        features: BatchFeatures | None,
+        actions: npt.NDArray[np.int8],
+        over: npt.NDArray[np.bool_],
+    ) -> dict[int, SignalMatch]:
+        """Signal-list matches of the batch; each raises its event's action and sets its label."""
+        signals = self.signals
+        if signals is None or not len(signals):
+            return {}
+        matches = signals.match([ev.text for _, ev in good], _signal_texts(features))
+        rules = self.policy.signals
+        for i, match in list(matches.items()):
+            signal = match.signal
+            if signal.label not in self._label_index:  # a label this model does not produce
+                del matches[i]
+                continue
+            action = rules.action_for(signal.list, signal.action)
+            actions[i] = max(actions[i], action)  # the stronger of the list and the model
+            over[i, self._label_index[signal.label]] = True
+        return matches
 
     def dead_letters(self) -> DeadLetters:
         """The builder of the dead letters the batch runner decides on (same topic and limit)."""
@@ -153,9 +188,10 @@ class Pipeline:
         decisions = self.policy.decide(scored.scores)
         created = np.fromiter((ev.created_at for _, ev in good), np.float64, len(good))
         classify_s = scored.fast_seconds + scored.accurate_seconds
-        flagged = np.flatnonzero(decisions.actions)
         networks = self.networks
         features = networks.features([ev.text for _, ev in good]) if networks else None
+        matches = self._match_signals(good, features, decisions.actions, decisions.over)
+        flagged = np.flatnonzero(decisions.actions)
         flag_labels: dict[int, list[str]] = {}
         if len(flagged):
             decided_ts = time.time()
@@ -173,6 +209,11 @@ class Pipeline:
                     )
                 ]
                 by = int(scored.decided_by[i])
+                match = matches.get(i) if matches else None
+                if match is not None:  # the list's label first, at 1.0 (docs/networks.md)
+                    row[self._label_index[match.signal.label]] = 1.0
+                    hit.remove(match.signal.label)
+                    hit.insert(0, match.signal.label)
                 payload = {
                     "schema_version": 1,
                     "event_id": ev.event_id,
@@ -180,7 +221,9 @@ class Pipeline:
                     "labels": hit,
                     "scores": {lb: round(s, 5) for lb, s in zip(labels, row, strict=True)},
                     "thresholds": {lb: self._thresholds[lb] for lb in hit},
-                    "decided_by": DECIDERS[by],
+                    "decided_by": DECIDERS[by]
+                    if match is None
+                    else f"signal-list:{match.signal.list}",
                     "model": self._models[by],
                     "policy": self._policy_ref,
                     "event": embed(ev.body),
@@ -195,6 +238,8 @@ class Pipeline:
                         **timing_common,
                     },
                 }
+                if match is not None:
+                    payload["signal"] = match.as_json()
                 if networks is not None and features is not None:
                     flag_labels[i] = hit
                     if (campaign := features.campaign_ids[i]) is not None:
@@ -232,6 +277,12 @@ class Pipeline:
             created,
             {"fast": scored.fast_seconds, "accurate": scored.accurate_seconds},
         )
+
+
+def _signal_texts(features: BatchFeatures | None) -> BatchTexts | None:
+    if features is None:
+        return None
+    return BatchTexts(features.indicators, features.signatures, features.has_signature)
 
 
 def _model_ref(model: TextModel) -> dict[str, str]:

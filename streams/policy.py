@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
@@ -53,10 +53,38 @@ class Escalation:
     campaign_labels: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class SignalRules:
+    """``[signals]``: what a signal-list match does (docs/networks.md, "Signal lists").
+
+    The action of a match: ``lists[<list>]`` if the policy names the list, else the signal's
+    own ``action`` hint, else ``action``. The stronger of it and the classifier's action stands.
+    """
+
+    action: int = BLOCK
+    lists: Mapping[str, int] = field(default_factory=dict)
+
+    def action_for(self, list_name: str, hint: str | None) -> int:
+        if list_name in self.lists:
+            return self.lists[list_name]
+        if hint is not None:
+            return ACTION_NAMES.index(hint)
+        return self.action
+
+
 class Policy:
     """Per-label review/block thresholds in the model's label order."""
 
-    __slots__ = ("_block", "_review", "escalation", "labels", "path", "rules", "version")
+    __slots__ = (
+        "_block",
+        "_review",
+        "escalation",
+        "labels",
+        "path",
+        "rules",
+        "signals",
+        "version",
+    )
 
     def __init__(
         self,
@@ -65,8 +93,10 @@ class Policy:
         rules: Mapping[str, LabelRule],
         path: Path | None = None,
         escalation: Escalation | None = None,
+        signals: SignalRules | None = None,
     ) -> None:
         self.escalation = escalation or Escalation()
+        self.signals = signals or SignalRules()
         self.version = version
         self.labels = tuple(labels)
         self.rules = dict(rules)
@@ -130,11 +160,11 @@ def parse_policy(
 ) -> Policy:
     """Validate a parsed policy. ``"model"`` names the model's calibrated point: its review
     threshold for ``review``, its block threshold (``model_block``) for ``block``."""
-    unknown_top = set(doc) - {"version", "labels", "escalation"}
+    unknown_top = set(doc) - {"version", "labels", "escalation", "signals"}
     if unknown_top:
         raise PolicyError(
             f"{where}: unknown key(s) {sorted(unknown_top)}; allowed: 'version', "
-            "'[labels.<label>]' and '[escalation]'"
+            "'[labels.<label>]', '[escalation]' and '[signals]'"
         )
     version = doc.get("version")
     if not isinstance(version, str) or not version.strip():
@@ -185,7 +215,34 @@ def parse_policy(
             raise PolicyError(f"{where}: '{key}.enabled' must be true or false, not {enabled!r}")
         rules[label] = LabelRule(review, block, enabled)
     escalation = _escalation(doc.get("escalation", {}), model_labels, where)
-    return Policy(version.strip(), model_labels, rules, path, escalation)
+    signals = _signal_rules(doc.get("signals", {}), where)
+    return Policy(version.strip(), model_labels, rules, path, escalation, signals)
+
+
+def _signal_action(value: Any, where: str, key: str) -> int:
+    if value not in ("review", "block"):
+        raise PolicyError(f'{where}: \'{key}\' must be "review" or "block", not {value!r}')
+    return ACTION_NAMES.index(value)
+
+
+def _signal_rules(table: Any, where: str) -> SignalRules:
+    if not isinstance(table, dict):
+        raise PolicyError(f"{where}: 'signals' must be a table: [signals]")
+    extra = set(table) - {"action", "lists"}
+    if extra:
+        raise PolicyError(
+            f"{where}: '[signals]' has unknown key(s) {sorted(extra)}; allowed: action, lists"
+        )
+    action = _signal_action(table.get("action", "block"), where, "signals.action")
+    lists = table.get("lists", {})
+    if not isinstance(lists, dict):
+        raise PolicyError(
+            f'{where}: \'signals.lists\' must be a table of list name = "review" | "block"'
+        )
+    return SignalRules(
+        action,
+        {name: _signal_action(v, where, f"signals.lists.{name}") for name, v in lists.items()},
+    )
 
 
 def _escalation(table: Any, model_labels: Sequence[str], where: str) -> Escalation:

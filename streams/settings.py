@@ -342,6 +342,39 @@ class Settings(BaseSettings):
         description="Region (ISO 3166) for phone numbers written without + in non-CJK text.",
     )
 
+    # --- signal lists: known-bad indicators and texts (docs/networks.md, "Signal lists") ---
+    signals_enabled: bool = Field(
+        True,
+        description=(
+            "Load the signal lists from signals_topic into every worker and flag events that "
+            "match one at once. An empty topic costs nothing per event; the cost with lists "
+            "loaded is in docs/networks.md."
+        ),
+    )
+    signals_topic: str = Field(
+        "events.signals",
+        description="The compacted topic of signals (flagstream signals import/export/remove).",
+    )
+    signals_similarity: float = Field(
+        0.7,
+        gt=0,
+        le=1,
+        description="Estimated Jaccard similarity (MinHash) at which a text_near signal matches.",
+    )
+    signals_max: int = Field(
+        1_000_000,
+        ge=1,
+        description=(
+            "Most signals a worker holds (about 1 kB each); later ones are ignored and counted "
+            'in flagstream_signal_updates_total{outcome="over_cap"}.'
+        ),
+    )
+    signals_load_timeout_s: float = Field(
+        120.0,
+        gt=0,
+        description="Start-up fails if the signals topic cannot be read to its end in this time.",
+    )
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -360,7 +393,7 @@ class Settings(BaseSettings):
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=_CONFIG_FILE))
         return tuple(sources)
 
-    @field_validator("input_topic", "flagged_topic", "dlq_topic", "campaign_topic")
+    @field_validator("input_topic", "flagged_topic", "dlq_topic", "campaign_topic", "signals_topic")
     @classmethod
     def _check_topic(cls, value: str) -> str:
         return check_topic_name(value)

@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     ),
     "model": ("streams.cli.model", "model", "Train, evaluate and export the classifier."),
     "bench": ("streams.cli.bench", "bench", "Benchmark flagstream against its peers."),
+    "signals": ("streams.cli.signals", "signals", "Import, export and remove signal lists."),
 }
 
 

@@ -14,8 +14,15 @@ from streams.agents import BatchHandler, register_agent
 from streams.app import create_app
 from streams.cli.options import bootstrap_option, config_option, model_options, settings_from_cli
 from streams.errors import FlagstreamError
-from streams.health import Heartbeat, access_from_settings, limits_from_settings, serve
-from streams.metrics import NetworkMetrics, WorkerMetrics, process_registry
+from streams.health import (
+    READINESS,
+    Heartbeat,
+    access_from_settings,
+    limits_from_settings,
+    serve,
+)
+from streams.metrics import NetworkMetrics, SignalMetrics, WorkerMetrics, process_registry
+from streams.networks.signals_follow import start_signals
 from streams.networks.stage import register_campaign_stage
 from streams.pipeline import Pipeline
 
@@ -93,6 +100,12 @@ def worker(
             f"cannot serve metrics on {settings.metrics_addr} ({exc.strerror}); "
             "choose a free address with --metrics-addr or FLAGSTREAM_METRICS_ADDR"
         ) from None
+
+    if pipeline.signals is not None:  # issue 10: every worker holds the signal lists
+        try:
+            start_signals(settings, pipeline.signals, SignalMetrics(registry), READINESS)
+        except FlagstreamError as exc:
+            raise click.ClickException(str(exc)) from None
 
     app = create_app(settings)
     handler = BatchHandler(app, pipeline, metrics)

@@ -96,6 +96,10 @@ CASES: list[tuple[tuple[str, ...], list[str], tuple[str, ...]]] = [
     (("bench",), ["--set", "no_such_setting=1"], ("--set", "no_such_setting")),
     (("bench",), ["--set", "batch_max=many"], ("--set", "batch_max")),
     (("bench",), ["--rates", "fast,faster"], ("--rates",)),
+    (("signals", "import"), ["/nonexistent/list.csv"], ("/nonexistent/list.csv",)),
+    (("signals", "import"), ["--list", "Bad Name"], ("--list", "'Bad Name'")),
+    (("signals", "export"), ["--list", "a|b"], ("--list", "'a|b'")),
+    (("signals", "remove"), ["--list", "acme"], ("--all", "--kind")),
 ]
 
 
