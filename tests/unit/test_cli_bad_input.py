@@ -8,6 +8,7 @@ against one (test_lag.py).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from streams.cli.main import cli
+from streams.logfilter import uninstall_redaction
 
 
 def _leaves(
@@ -33,6 +35,37 @@ def _leaves(
 
 LEAVES = dict(_leaves(cli))
 WITH_CONFIG = sorted(p for p, c in LEAVES.items() if any("--config" in o.opts for o in c.params))
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """Commands run in-process configure logging (levels, handlers, redaction) for the process:
+    undo it, so that later tests see the logging they set up themselves."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    loggers = {
+        name: (lg.level, lg.propagate, lg.disabled, list(lg.handlers), list(lg.filters))
+        for name, lg in logging.Logger.manager.loggerDict.items()
+        if isinstance(lg, logging.Logger)
+    }
+    try:
+        yield
+    finally:
+        uninstall_redaction()
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        for name, lg in list(logging.Logger.manager.loggerDict.items()):
+            if not isinstance(lg, logging.Logger):
+                continue
+            was = loggers.get(name)
+            if was is None:
+                lg.setLevel(logging.NOTSET)
+                lg.propagate, lg.disabled = True, False
+                continue
+            lg.setLevel(was[0])
+            lg.propagate, lg.disabled = was[1], was[2]
+            lg.handlers[:] = was[3]
+            lg.filters[:] = was[4]
 
 
 @pytest.fixture
