@@ -41,7 +41,10 @@ def ensure_topic(settings: Settings) -> bool:
             return True
         with contextlib.suppress(TopicAlreadyExistsError):  # another worker was first
             admin.create_topics(
-                [NewTopic(settings.signals_topic, 1, 1, topic_configs=TOPIC_CONFIG)],
+                # one partition (lists are small, read whole by every worker); the broker's
+                # default replication, as for the campaign stage's topics: never a lone copy on
+                # a production cluster
+                [NewTopic(settings.signals_topic, 1, -1, topic_configs=TOPIC_CONFIG)],
                 timeout_ms=30_000,
             )
         return True
