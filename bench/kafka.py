@@ -12,14 +12,54 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from bench.errors import BenchError
+from streams.errors import ConfigError
+from streams.settings import Settings, load_settings
 
 # Output topics stamp the broker's append time: throughput is read from outside every contender
 # from the first and last output record, whatever client each contender produces with.
 OUTPUT_TOPIC_CONFIG = {"message.timestamp.type": "LogAppendTime"}
 
 
+# FLAGSTREAM_* variables of the connection's security (and their *_FILE forms): the harness
+# reads them, and passes them on to every contender it starts
+SECURITY_PREFIXES = ("FLAGSTREAM_SECURITY_PROTOCOL", "FLAGSTREAM_SASL_", "FLAGSTREAM_SSL_")
+
+
+def librdkafka_security(settings: Settings) -> dict[str, Any]:
+    """librdkafka's names for the security settings (empty for PLAINTEXT)."""
+    conf: dict[str, Any] = {}
+    if settings.security_protocol != "PLAINTEXT":
+        conf["security.protocol"] = settings.security_protocol.lower()
+    if settings.sasl_mechanism is not None:
+        conf["sasl.mechanism"] = settings.sasl_mechanism
+        conf["sasl.username"] = settings.sasl_username
+        if settings.sasl_password is not None:
+            conf["sasl.password"] = settings.sasl_password.get_secret_value()
+    if settings.security_protocol in ("SSL", "SASL_SSL"):
+        if settings.ssl_ca_file is not None:
+            conf["ssl.ca.location"] = str(settings.ssl_ca_file)
+        if settings.ssl_cert_file is not None:
+            conf["ssl.certificate.location"] = str(settings.ssl_cert_file)
+            conf["ssl.key.location"] = str(settings.ssl_key_file or settings.ssl_cert_file)
+        if settings.ssl_key_password is not None:
+            conf["ssl.key.password"] = settings.ssl_key_password.get_secret_value()
+        conf["ssl.endpoint.identification.algorithm"] = (
+            "https" if settings.ssl_check_hostname else "none"
+        )
+    return conf
+
+
+def client_conf(bootstrap: str, **extra: Any) -> dict[str, Any]:
+    """A librdkafka client's configuration: ``bootstrap`` with the FLAGSTREAM_* security."""
+    try:
+        settings = load_settings(bootstrap=bootstrap)
+    except ConfigError as exc:
+        raise BenchError(str(exc)) from None
+    return {"bootstrap.servers": bootstrap, **librdkafka_security(settings), **extra}
+
+
 def admin(bootstrap: str) -> AdminClient:
-    return AdminClient({"bootstrap.servers": bootstrap})
+    return AdminClient(client_conf(bootstrap))
 
 
 def check_broker(bootstrap: str, timeout_s: float = 10.0) -> None:
@@ -76,7 +116,7 @@ def delete_topics(bootstrap: str, names: list[str]) -> None:
 
 def _consumer(bootstrap: str, group: str | None = None, **extra: Any) -> Consumer:
     conf: dict[str, Any] = {
-        "bootstrap.servers": bootstrap,
+        **client_conf(bootstrap),
         "group.id": group or "flagstream-bench-reader",
         "enable.auto.commit": False,
         "enable.partition.eof": False,

@@ -85,7 +85,11 @@ def contender_env(
     cfg: BenchConfig, input_topic: str, flagged: str, dlq: str, group: str, max_seconds: float
 ) -> dict[str, str]:
     """The contender's settings, the way the worker reads them: ``FLAGSTREAM_*``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FLAGSTREAM_")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("FLAGSTREAM_") or k.startswith(kafka.SECURITY_PREFIXES)
+    }
     data_dir = cfg.run_dir / "data" / group
     data_dir.mkdir(parents=True, exist_ok=True)
     env.update(
@@ -187,7 +191,7 @@ class _Reader(threading.Thread):
         super().__init__(name="bench-latency-reader", daemon=True)
         self._consumer = Consumer(
             {
-                "bootstrap.servers": bootstrap,
+                **kafka.client_conf(bootstrap),
                 "group.id": "flagstream-bench-latency-reader",
                 "enable.auto.commit": False,
                 "fetch.wait.max.ms": 5,
@@ -231,7 +235,7 @@ def _load_producer(bootstrap: str) -> Producer:
     # linger 1 ms: with 0, librdkafka sends one request per event and at 5k events/s the broker
     # (same 2 cores) answers in bursts: p99 ~360 ms with no contender at all; with 1 ms it is ~5 ms
     return Producer(
-        {"bootstrap.servers": bootstrap, "linger.ms": 1, "acks": "all", "compression.type": "none"}
+        kafka.client_conf(bootstrap, **{"linger.ms": 1, "acks": "all", "compression.type": "none"})
     )
 
 

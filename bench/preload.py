@@ -40,7 +40,7 @@ def preload(bootstrap: str, workload: Workload, n: int, partitions: int, seed: i
     kafka.create_topics(bootstrap, [topic], partitions)
     producer = Producer(
         {
-            "bootstrap.servers": bootstrap,
+            **kafka.client_conf(bootstrap),
             "linger.ms": 20,
             "batch.num.messages": 10_000,
             "compression.type": "none",

@@ -19,6 +19,7 @@ from typing import Any
 import faust
 
 from bench.contenders import common
+from streams.app import faust_credentials
 from streams.pipeline import Pipeline
 from streams.publish import InMessage
 from streams.settings import Settings
@@ -30,6 +31,7 @@ def build(s: Settings) -> faust.App:
     app = faust.App(
         s.group_id,
         broker=s.kafka_url,
+        broker_credentials=faust_credentials(s),
         autodiscover=False,
         web_enabled=False,
         datadir=str(s.data_dir),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import faust
 
 from bench.contenders import common
+from streams.app import faust_credentials
 from streams.pipeline import Pipeline
 from streams.publish import InMessage
 from streams.settings import Settings
@@ -20,6 +21,7 @@ def build(s: Settings) -> faust.App:
     app = faust.App(
         s.group_id,
         broker=s.kafka_url,
+        broker_credentials=faust_credentials(s),
         autodiscover=False,
         web_enabled=False,
         datadir=str(s.data_dir),

@@ -13,9 +13,11 @@ from __future__ import annotations
 from typing import Any
 
 from quixstreams import Application, message_context
+from quixstreams.kafka.configuration import ConnectionConfig
 from quixstreams.models.serializers import Serializer
 
 from bench.contenders import common
+from bench.kafka import librdkafka_security
 from streams.pipeline import Pipeline
 from streams.publish import InMessage, OutMessage
 from streams.settings import Settings
@@ -30,7 +32,9 @@ class OutValue(Serializer):
 
 def build(s: Settings) -> Application:
     app = Application(
-        broker_address=s.bootstrap,
+        broker_address=ConnectionConfig.from_librdkafka_dict(
+            {"bootstrap.servers": s.bootstrap, **librdkafka_security(s)}
+        ),
         consumer_group=s.group_id,
         auto_offset_reset=s.auto_offset_reset,
         state_dir=str(s.data_dir),

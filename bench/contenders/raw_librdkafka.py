@@ -25,6 +25,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
 
 from bench.contenders import common
+from bench.kafka import librdkafka_security
 from streams.pipeline import Pipeline
 from streams.publish import InMessage
 from streams.settings import Settings
@@ -56,6 +57,7 @@ class Loop:
         self._consumer = Consumer(
             {
                 "bootstrap.servers": s.bootstrap,
+                **librdkafka_security(s),
                 "group.id": s.group_id,
                 "enable.auto.commit": False,
                 "auto.offset.reset": s.auto_offset_reset,
@@ -65,6 +67,7 @@ class Loop:
         self._producer = Producer(
             {
                 "bootstrap.servers": s.bootstrap,
+                **librdkafka_security(s),
                 "acks": "all",
                 "linger.ms": 1,
                 "message.max.bytes": s.producer_max_request_bytes,

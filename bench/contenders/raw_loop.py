@@ -20,6 +20,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import MessageSizeTooLargeError, RecordTooLargeError
 
 from bench.contenders.common import arm_deadline
+from streams.kafka_clients import ssl_context
 from streams.publish import DeadLetters, InMessage, OutMessage
 from streams.runner import BatchRunner, RetryPolicy
 from streams.settings import Settings
@@ -61,10 +62,26 @@ class AiokafkaTransport:
             await self._consumer.commit(offsets)
 
 
+def aiokafka_security(s: Settings) -> dict[str, Any]:
+    """aiokafka's names for the security settings (the worker's own TLS context)."""
+    conf: dict[str, Any] = {"security_protocol": s.security_protocol}
+    context = ssl_context(s)
+    if context is not None:
+        conf["ssl_context"] = context
+    if s.sasl_mechanism is not None:
+        conf["sasl_mechanism"] = s.sasl_mechanism
+        conf["sasl_plain_username"] = s.sasl_username
+        if s.sasl_password is not None:
+            conf["sasl_plain_password"] = s.sasl_password.get_secret_value()
+    return conf
+
+
 async def run(s: Settings, work: Work) -> None:
     """Consume ``s.input_topic`` until SIGTERM/SIGINT or the bench deadline."""
+    security = aiokafka_security(s)
     consumer = AIOKafkaConsumer(
         s.input_topic,
+        **security,
         bootstrap_servers=s.bootstrap,
         group_id=s.group_id,
         enable_auto_commit=False,
@@ -72,6 +89,7 @@ async def run(s: Settings, work: Work) -> None:
         max_partition_fetch_bytes=1_048_576,
     )
     producer = AIOKafkaProducer(
+        **security,
         bootstrap_servers=s.bootstrap,
         acks="all",
         linger_ms=1,

@@ -9,6 +9,7 @@ and with a certificate it does not trust.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import uuid
@@ -238,4 +239,25 @@ def test_the_lag_exporter_polls_over_sasl_ssl(secure_broker: SecureBroker) -> No
                 "--interval", "1")  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "lag poll" not in done.stderr  # no failed poll
+    assert PASSWORD not in done.stderr + done.stdout
+
+
+@pytest.mark.slow
+def test_the_bench_runs_over_sasl_ssl(secure_broker: SecureBroker, tmp_path: Path) -> None:
+    """The benchmark's harness (librdkafka) and each kind of contender's client (the worker,
+    librdkafka, aiokafka, Faust, Quix) take the FLAGSTREAM_* security settings."""
+    contenders = ["flagstream", "raw-librdkafka", "raw-transport", "faust-naive", "quixstreams"]
+    done = _cli(
+        secure_broker.env(),
+        "bench", "--smoke", "--bootstrap", secure_broker.bootstrap, "--out", str(tmp_path),
+        "--set", "accurate_model_path=none", *(a for c in contenders for a in ("-c", c)),
+        timeout=900,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-4000:]
+    results = json.loads((tmp_path / "latest.json").read_text())
+    assert list(results["contenders"]) == contenders
+    n = results["run"]["events"]
+    for name, c in results["contenders"].items():
+        assert c["errors"] == [], name
+        assert c["counts"]["committed"] == n, name
     assert PASSWORD not in done.stderr + done.stdout
