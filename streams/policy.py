@@ -225,14 +225,21 @@ def _signal_action(value: Any, where: str, key: str) -> int:
     return ACTION_NAMES.index(value)
 
 
-def _signal_rules(table: Any, where: str) -> SignalRules:
+def _check_table(table: Any, name: str, allowed: Sequence[str], where: str) -> dict[str, Any]:
+    """``table`` if it is a TOML table ``[name]`` with only ``allowed`` keys."""
     if not isinstance(table, dict):
-        raise PolicyError(f"{where}: 'signals' must be a table: [signals]")
-    extra = set(table) - {"action", "lists"}
+        raise PolicyError(f"{where}: '{name}' must be a table: [{name}]")
+    extra = set(table) - set(allowed)
     if extra:
         raise PolicyError(
-            f"{where}: '[signals]' has unknown key(s) {sorted(extra)}; allowed: action, lists"
+            f"{where}: '[{name}]' has unknown key(s) {sorted(extra)}; allowed: "
+            f"{', '.join(allowed)}"
         )
+    return table
+
+
+def _signal_rules(table: Any, where: str) -> SignalRules:
+    table = _check_table(table, "signals", ("action", "lists"), where)
     action = _signal_action(table.get("action", "block"), where, "signals.action")
     lists = table.get("lists", {})
     if not isinstance(lists, dict):
@@ -246,14 +253,7 @@ def _signal_rules(table: Any, where: str) -> SignalRules:
 
 
 def _escalation(table: Any, model_labels: Sequence[str], where: str) -> Escalation:
-    if not isinstance(table, dict):
-        raise PolicyError(f"{where}: 'escalation' must be a table: [escalation]")
-    extra = set(table) - {"repeat_flags", "campaign_labels"}
-    if extra:
-        raise PolicyError(
-            f"{where}: '[escalation]' has unknown key(s) {sorted(extra)}; allowed: "
-            "repeat_flags, campaign_labels"
-        )
+    table = _check_table(table, "escalation", ("repeat_flags", "campaign_labels"), where)
     repeat = table.get("repeat_flags")
     if repeat is not None and (
         isinstance(repeat, bool) or not isinstance(repeat, int | float) or repeat <= 0
