@@ -20,7 +20,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import MessageSizeTooLargeError, RecordTooLargeError
 
 from bench.contenders.common import arm_deadline
-from streams.kafka_clients import ssl_context
+from streams.kafka_clients import client_config
 from streams.publish import DeadLetters, InMessage, OutMessage
 from streams.runner import BatchRunner, RetryPolicy
 from streams.settings import Settings
@@ -62,35 +62,20 @@ class AiokafkaTransport:
             await self._consumer.commit(offsets)
 
 
-def aiokafka_security(s: Settings) -> dict[str, Any]:
-    """aiokafka's names for the security settings (the worker's own TLS context)."""
-    conf: dict[str, Any] = {"security_protocol": s.security_protocol}
-    context = ssl_context(s)
-    if context is not None:
-        conf["ssl_context"] = context
-    if s.sasl_mechanism is not None:
-        conf["sasl_mechanism"] = s.sasl_mechanism
-        conf["sasl_plain_username"] = s.sasl_username
-        if s.sasl_password is not None:
-            conf["sasl_plain_password"] = s.sasl_password.get_secret_value()
-    return conf
-
-
 async def run(s: Settings, work: Work) -> None:
     """Consume ``s.input_topic`` until SIGTERM/SIGINT or the bench deadline."""
-    security = aiokafka_security(s)
+    # kafka-python's names for bootstrap and security are aiokafka's too
+    config = client_config(s, "flagstream-bench-raw-loop")
     consumer = AIOKafkaConsumer(
         s.input_topic,
-        **security,
-        bootstrap_servers=s.bootstrap,
+        **config,
         group_id=s.group_id,
         enable_auto_commit=False,
         auto_offset_reset=s.auto_offset_reset,
         max_partition_fetch_bytes=1_048_576,
     )
     producer = AIOKafkaProducer(
-        **security,
-        bootstrap_servers=s.bootstrap,
+        **config,
         acks="all",
         linger_ms=1,
         max_request_size=s.producer_max_request_bytes,

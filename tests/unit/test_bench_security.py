@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from bench.config import BenchConfig
-from bench.contenders.raw_loop import aiokafka_security
 from bench.kafka import client_conf, librdkafka_security
 from bench.measure import contender_env
+from streams.kafka_clients import client_config
 from streams.settings import load_settings
 
 SASL_SSL = {
@@ -48,7 +48,7 @@ def test_sasl_ssl_maps_to_librdkafka_and_aiokafka_names(tmp_path: Path) -> None:
         "ssl.ca.location": str(ca),
         "ssl.endpoint.identification.algorithm": "none",
     }
-    conf = aiokafka_security(load_settings())
+    conf = client_config(load_settings(), "t")  # what the aiokafka contender passes
     assert conf["security_protocol"] == "SASL_SSL"
     assert conf["sasl_plain_password"] == "pw-of-the-bench"
     assert conf["ssl_context"].check_hostname is False
