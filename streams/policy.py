@@ -232,8 +232,7 @@ def _check_table(table: Any, name: str, allowed: Sequence[str], where: str) -> d
     extra = set(table) - set(allowed)
     if extra:
         raise PolicyError(
-            f"{where}: '[{name}]' has unknown key(s) {sorted(extra)}; allowed: "
-            f"{', '.join(allowed)}"
+            f"{where}: '[{name}]' has unknown key(s) {sorted(extra)}; allowed: {', '.join(allowed)}"
         )
     return table
 
