@@ -2,17 +2,21 @@
 indicator, within a window of W seconds. Pure: no Kafka, no Faust; the worker gives it a Faust
 table as its ``store`` (a changelog-backed mapping) and publishes what it returns.
 
-State, all of it in ``store`` (JSON values, so a recovered table is the whole truth):
+State in ``store`` (:func:`encode_group`: a JSON document, then the raw exemplar signatures):
 
 - ``i:<indicator key>``: the group of events that carry the indicator;
 - ``n:<campaign id>``: a near-duplicate cluster: its exemplar signatures (the founder and up to
   ``exemplars - 1`` distinct later variants) and its members.
 
-An LSH index (band key → cluster) lives in memory only and is rebuilt from the stored exemplars
-(:meth:`CampaignTracker.rebuild`) after a recovery. A new text joins the cluster whose exemplar
-is most similar to it (estimated Jaccard ≥ ``similarity``) among those that share a band key with
-it; clusters are never merged, so a benign viral phrase and a scam script stay apart even if a
-text resembles both.
+A text that shares no cluster is a *singleton* (``singletons.py``: numpy arrays, in memory
+only); a stored cluster is founded when a second distinct author posts a near-duplicate of a
+singleton, with the singleton's events as its first members and its id derived from the
+founder's event id, as before. An LSH index (band key → cluster) lives in memory only and is
+rebuilt from the stored exemplars (:meth:`CampaignTracker.rebuild`) after a recovery; the
+singletons are not (docs/networks.md, "Singletons and recovery"). A new text joins the cluster
+or singleton whose exemplar is most similar to it (estimated Jaccard ≥ ``similarity``) among
+those that share a band key with it; clusters are never merged, so a benign viral phrase and a
+scam script stay apart even if a text resembles both.
 
 A group becomes a campaign when it has ``min_authors`` distinct authors seen within ``window_s``
 of the newest event time (the watermark; event time, so a replay after a crash decides as the
@@ -35,6 +39,7 @@ import numpy.typing as npt
 import orjson
 
 from streams.networks.minhash import MinHasher, decode_signature, encode_signature
+from streams.networks.singletons import Singleton, SingletonStore
 
 NEAR_DUPLICATE: Final = "near_duplicate"
 SHARED_INDICATOR: Final = "shared_indicator"
@@ -65,6 +70,39 @@ def stored_json(value: Any) -> bytes:
     The copy is exact-size.
     """
     return bytes(memoryview(orjson.dumps(value)))
+
+
+def encode_group(data: dict[str, Any]) -> bytes:
+    """A group as stored: its JSON without the exemplars, ``\\n``, the exemplars' raw bytes.
+
+    orjson never writes a raw newline (JSON escapes it in strings), so the first one ends the
+    document. Raw little-endian uint32 signatures take 160 bytes each; as base64 in the JSON
+    they took 216 and a decode per comparison.
+    """
+    exemplars: list[bytes] = data["exemplars"]
+    head = {k: v for k, v in data.items() if k != "exemplars"}
+    return orjson.dumps(head) + b"\n" + b"".join(exemplars)
+
+
+def decode_group(raw: bytes, signature_bytes: int) -> dict[str, Any]:
+    """The inverse of :func:`encode_group`; also reads the earlier all-JSON values (base64
+    exemplars), so a changelog written before this format recovers."""
+    head, sep, tail = raw.partition(b"\n")
+    data: dict[str, Any] = orjson.loads(head)
+    if sep:
+        data["exemplars"] = [
+            tail[i : i + signature_bytes] for i in range(0, len(tail), signature_bytes)
+        ]
+    else:
+        data["exemplars"] = [
+            decode_signature(e).astype("<u4").tobytes() for e in data.get("exemplars", ())
+        ]
+    return data
+
+
+def signature_of(raw: bytes) -> npt.NDArray[np.uint32]:
+    """An exemplar's signature from its stored bytes."""
+    return np.frombuffer(raw, "<u4").astype(np.uint32)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,21 +194,35 @@ class CampaignTracker:
     watermark: float = 0.0
     _index: dict[int, str] = field(default_factory=dict)  # band key -> cluster store key
     _expiry: list[tuple[float, str]] = field(default_factory=list)  # heap of (last_seen, key)
+    singletons: SingletonStore = field(init=False)
+    _horizon: float = float("-inf")  # the last expire()'s: older singletons are gone
+
+    def __post_init__(self) -> None:
+        self.singletons = SingletonStore(self.hasher.num_perm, self.hasher.bands)
+
+    @property
+    def _sig_bytes(self) -> int:
+        return self.hasher.num_perm * 4
+
+    def decode(self, raw: bytes) -> dict[str, Any]:
+        """A stored group's value (``n:`` or ``i:``) as a dict; exemplars as raw bytes."""
+        return decode_group(raw, self._sig_bytes)
 
     # --- state -------------------------------------------------------------------------------
     def rebuild(self) -> None:
         """Rebuild the in-memory index and expiry heap from ``store`` (after a recovery)."""
         self._index.clear()
         self._expiry.clear()
+        self.singletons.clear()  # in memory only: lost with the process (see the docstring)
         for key, raw in list(self.store.items()):
             if not key.startswith(("n:", "i:")):
                 continue  # another tracker's (actors.py)
-            data = orjson.loads(raw)
+            data = self.decode(raw)
             self._expiry.append((float(data["last_seen"]), key))
             self.watermark = max(self.watermark, float(data["last_seen"]))
             if key.startswith("n:"):
-                for text in data["exemplars"]:
-                    for band in self.hasher.bands_of(decode_signature(text)):
+                for exemplar in data["exemplars"]:
+                    for band in self.hasher.bands_of(signature_of(exemplar)):
                         self._index.setdefault(band, key)
         heapq.heapify(self._expiry)
 
@@ -180,13 +232,19 @@ class CampaignTracker:
             raw = self.store.get(key)
             if raw is None:
                 return None
-            group = cache[key] = _Group(orjson.loads(raw))
+            group = cache[key] = _Group(self.decode(raw))
         return group
 
     @property
     def groups(self) -> int:
-        """Entries held in the store (groups, and authors if the store is shared): state size."""
-        return len(self.store)
+        """Entries held: the store's (groups, and authors if the store is shared) and the
+        singletons (candidate clusters of one author)."""
+        return len(self.store) + len(self.singletons)
+
+    def state_bytes(self) -> int:
+        """Bytes of the state: the store's values (all of them, if the store is shared) and the
+        singletons' arrays and arenas."""
+        return sum(len(v) for v in list(self.store.values())) + self.singletons.nbytes()
 
     # --- the batch ---------------------------------------------------------------------------
     def observe(self, observations: Iterable[Observation]) -> list[dict[str, Any]]:
@@ -202,9 +260,10 @@ class CampaignTracker:
             self.watermark = max(self.watermark, obs.ts)
             if obs.signature is not None:
                 key = self._cluster_for(obs, cache)
-                group = cache[key]
-                self._add(group, obs)
-                touched[key] = group
+                if key is not None:
+                    group = cache[key]
+                    self._add(group, obs)
+                    touched[key] = group
             for itype, value in obs.indicators:
                 key = f"i:{itype}:{value}"
                 group = self._load(key, cache) or cache.setdefault(
@@ -228,53 +287,89 @@ class CampaignTracker:
                     data["active"] = True
                     data["reported"] = recent
                     out.append(record)
-                self.store[key] = stored_json(data)
+                self.store[key] = encode_group(data)
                 heapq.heappush(self._expiry, (float(data["last_seen"]), key))
+        self.singletons.index()
         self.expire()
         return out
 
-    def _cluster_for(self, obs: Observation, cache: dict[str, _Group]) -> str:
+    def _cluster_for(self, obs: Observation, cache: dict[str, _Group]) -> str | None:
+        """The store key of the cluster ``obs`` joins (founded from a singleton if need be), or
+        None: ``obs`` is (part of) a singleton."""
         assert obs.signature is not None
         cfg = self.config
-        bands = self.hasher.bands_of(obs.signature)
+        band_array = self.hasher.band_keys(obs.signature.reshape(1, -1))[0]
+        bands: list[int] = band_array.tolist()
         candidates: list[str] = []
         for band in bands:
             found = self._index.get(band)
             if found is not None and found not in candidates:
                 candidates.append(found)
         best: tuple[float, str] | None = None
-        best_sim_to_all = 0.0
+        compared = 0
         for key in candidates[: cfg.max_candidates]:
             group = self._load(key, cache)
             if group is None:  # expired or moved: the index entry is stale
                 continue
+            compared += 1
             sims = [
-                float(np.count_nonzero(decode_signature(e) == obs.signature)) / len(obs.signature)
+                float(np.count_nonzero(signature_of(e) == obs.signature)) / len(obs.signature)
                 for e in group.data["exemplars"]
             ]
             top = max(sims, default=0.0)
             if top >= cfg.similarity and (best is None or top > best[0]):
                 best = (top, key)
-                best_sim_to_all = top
+        single: tuple[float, Any, int] | None = None
+        if compared < cfg.max_candidates:
+            store = self.singletons
+            for segment, row in store.candidates(band_array, self._horizon):
+                sim = float(np.count_nonzero(segment.sigs[row] == obs.signature)) / len(
+                    obs.signature
+                )
+                if sim >= cfg.similarity and (single is None or sim > single[0]):
+                    single = (sim, segment, row)
+                compared += 1
+                if compared >= cfg.max_candidates:
+                    break
+        if single is not None and (best is None or single[0] > best[0]):
+            _sim, segment, row = single
+            founder = self.singletons.get(segment, row)
+            if founder.author_id == obs.author_id:  # the same author again: still a singleton
+                self.singletons.repeat(segment, row, obs.event_id, obs.ts, obs.labels)
+                return None
+            key = self._found(founder, obs, cache)
+            self.singletons.remove(segment, row)
+            best = (_sim, key)
         if best is not None:
-            key = best[1]
+            top, key = best
             group = cache[key]
-            exemplars: list[str] = group.data["exemplars"]
-            if best_sim_to_all < 0.9:  # a new variant: index it so its own copies find the cluster
-                encoded = encode_signature(obs.signature)
+            exemplars: list[bytes] = group.data["exemplars"]
+            if top < 0.9:  # a new variant: index it so its own copies find the cluster
                 if len(exemplars) >= cfg.exemplars:
                     exemplars.pop(1)  # keep the founder
-                exemplars.append(encoded)
+                exemplars.append(obs.signature.astype("<u4").tobytes())
                 for band in bands:
                     self._index.setdefault(band, key)
                 group.dirty = True
             return key
-        cid = campaign_id(NEAR_DUPLICATE, obs.event_id)
+        self.singletons.add(
+            obs.event_id, obs.author_id, obs.ts, obs.labels, obs.signature, band_array
+        )
+        return None
+
+    def _found(self, founder: Singleton, obs: Observation, cache: dict[str, _Group]) -> str:
+        """A stored cluster from a singleton that a second author's text matched: the
+        founder's id, exemplar and events, as if it had been stored from its first event."""
+        first = founder.members[0]
+        cid = campaign_id(NEAR_DUPLICATE, first[0])
         key = f"n:{cid}"
-        group = cache[key] = _Group.new(cid, NEAR_DUPLICATE, obs)
-        group.data["exemplars"].append(encode_signature(obs.signature))
-        for band in bands:
+        seed = Observation(first[0], founder.author_id, first[2], tuple(first[3]), obs.text)
+        group = cache[key] = _Group.new(cid, NEAR_DUPLICATE, seed)
+        group.data["exemplars"].append(founder.signature.astype("<u4").tobytes())
+        for band in self.hasher.bands_of(founder.signature):
             self._index.setdefault(band, key)
+        for event_id, author_id, ts, labels in founder.members:
+            self._add(group, Observation(event_id, author_id, ts, tuple(labels)))
         return key
 
     def _add(self, group: _Group, obs: Observation) -> None:
@@ -328,8 +423,11 @@ class CampaignTracker:
         }
 
     def expire(self) -> int:
-        """Delete groups idle for longer than the window; returns how many."""
+        """Delete groups and singletons idle for longer than the window; returns how many
+        stored groups."""
         horizon = self.watermark - self.config.window_s
+        self._horizon = max(self._horizon, horizon)
+        self.singletons.expire(horizon)
         removed = 0
         heap = self._expiry
         while heap and heap[0][0] < horizon:
@@ -337,13 +435,13 @@ class CampaignTracker:
             raw = self.store.get(key)
             if raw is None:
                 continue
-            data = orjson.loads(raw)
+            data = self.decode(raw)
             if float(data["last_seen"]) >= horizon:
                 continue  # seen again since: a later heap entry stands for it
             del self.store[key]
             removed += 1
-            for text in data.get("exemplars", ()):
-                for band in self.hasher.bands_of(decode_signature(text)):
+            for exemplar in data["exemplars"]:
+                for band in self.hasher.bands_of(signature_of(exemplar)):
                     if self._index.get(band) == key:
                         del self._index[band]
         return removed

@@ -37,8 +37,8 @@ from streams.networks.campaigns import (
     NEAR_DUPLICATE,
     CampaignConfig,
     CampaignTracker,
+    signature_of,
 )
-from streams.networks.minhash import decode_signature
 from streams.networks.tap import ActiveCampaigns, NetworkTap, decode_bundle, observations_topic
 from streams.publish import CE_SPECVERSION, CONTENT_TYPE_JSON, Headers, utc_now_iso
 from streams.settings import Settings
@@ -142,7 +142,7 @@ class CampaignStage:
         for key, raw in list(self.table.items()):
             if key.startswith("a:"):
                 continue
-            data = orjson.loads(raw)
+            data = self.tracker.decode(raw)
             if data.get("active"):
                 self._learn(key, data)
         for standing in self.actors.rebuild():
@@ -158,8 +158,8 @@ class CampaignStage:
         self.active.labels[cid] = dict(data.get("labels", {}))
         if data["kind"] == NEAR_DUPLICATE:
             hasher = self.tracker.hasher
-            for text in data.get("exemplars", ()):
-                for band in hasher.bands_of(decode_signature(text)):
+            for exemplar in data["exemplars"]:
+                for band in hasher.bands_of(signature_of(exemplar)):
                     self.active.by_band[band] = cid
         else:
             self.active.by_indicator[key[2:]] = cid
@@ -180,7 +180,7 @@ class CampaignStage:
             key = record["_key"]
             raw = self.table.get(key)
             if raw is not None:
-                self._learn(key, orjson.loads(raw))
+                self._learn(key, self.tracker.decode(raw))
             kind = record["kind"]
             if record["_new"]:
                 metrics.campaigns_detected.labels(kind).inc()
@@ -203,7 +203,7 @@ class CampaignStage:
     def update_gauges(self) -> None:
         m = self.metrics
         m.state_groups.set(self.tracker.groups)
-        m.state_bytes.set(sum(len(v) for v in list(self.table.values())))
+        m.state_bytes.set(self.tracker.state_bytes())  # the table's values and the singletons
         counts = dict.fromkeys(("near_duplicate", "shared_indicator", "signal_list"), 0)
         for kind in list(self.active.kinds.values()):
             counts[kind] = counts.get(kind, 0) + 1

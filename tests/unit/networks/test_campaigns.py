@@ -14,8 +14,12 @@ from streams.networks.campaigns import (
     CampaignConfig,
     CampaignTracker,
     Observation,
+    campaign_id,
+    decode_group,
+    encode_group,
 )
-from streams.networks.minhash import MinHasher
+from streams.networks.minhash import MinHasher, encode_signature
+from streams.networks.singletons import SingletonStore
 
 HASHER = MinHasher()
 SCAM = (
@@ -213,3 +217,166 @@ def test_stored_values_are_exact_size_json() -> None:
         tracemalloc.stop()
     # the state holds millions of these: each must cost about its length, not orjson's buffer
     assert per_value < 2 * len(kept[0]), per_value
+
+
+# --- the singleton path: texts one author has posted live in arrays, not in the store --------
+
+
+def test_a_singleton_is_not_stored_until_a_second_author_founds_the_cluster() -> None:
+    rng = random.Random(6)
+    texts = [scam_text(rng) for _ in range(2)]
+    obs = observations(texts, ["first", "second"])
+    t = tracker()
+    assert t.observe(obs[:1]) == []
+    assert not any(k.startswith("n:") for k in t.store)  # no table row for one author
+    assert len(t.singletons) == 1
+    assert t.groups == 1
+    t.observe(obs[1:])
+    (key,) = [k for k in t.store if k.startswith("n:")]
+    data = t.decode(t.store[key])
+    # the founder's event is a member, and the id is the founder's, as before the redesign
+    assert [m[0] for m in data["members"]] == ["e0", "e1"]
+    assert data["id"] == campaign_id(NEAR_DUPLICATE, "e0")
+    assert data["first_seen"] == obs[0].ts
+    assert set(data["authors"]) == {"first", "second"}
+    assert len(t.singletons) == 0
+
+
+def test_campaign_through_the_singleton_path_keeps_the_founders_id_and_events() -> None:
+    rng = random.Random(7)
+    texts = [scam_text(rng) for _ in range(5)]
+    obs = observations(texts, [f"s{i}" for i in range(5)])
+    t = tracker()
+    records = [r for o in obs for r in t.observe([o])]
+    assert [r["author_count"] for r in records] == [5]
+    assert records[0]["campaign_id"] == campaign_id(NEAR_DUPLICATE, "e0")
+    assert records[0]["event_ids"] == [f"e{i}" for i in range(5)]
+
+
+def test_the_same_author_again_stays_a_singleton_and_its_events_join_the_cluster() -> None:
+    rng = random.Random(8)
+    texts = [scam_text(rng) for _ in range(4)]
+    obs = observations(texts, ["solo", "solo", "solo", "other"], step=10.0)
+    t = tracker()
+    t.observe(obs[:3])
+    t.observe(obs[:3])  # redelivered: no new member
+    assert not any(k.startswith("n:") for k in t.store)
+    assert len(t.singletons) == 1
+    t.observe(obs[3:])
+    (key,) = [k for k in t.store if k.startswith("n:")]
+    data = t.decode(t.store[key])
+    assert [m[0] for m in data["members"]] == ["e0", "e1", "e2", "e3"]
+    assert data["event_count"] == 4
+    assert data["authors"] == {"solo": obs[2].ts, "other": obs[3].ts}  # the author's newest
+
+
+def test_singletons_idle_for_longer_than_the_window_are_forgotten() -> None:
+    rng = random.Random(9)
+    texts = [scam_text(rng) for _ in range(2)]
+    t = tracker(window_s=100.0)
+    t.observe(observations(texts[:1], ["early"], start=0.0))
+    # another text moves the watermark past the window, then a copy of the first arrives
+    t.observe(observations([BENIGN[0]], ["z"], start=500.0, tag="x"))
+    t.observe(observations(texts[1:], ["late"], start=450.0, tag="y"))
+    assert not any(k.startswith("n:") for k in t.store)  # the founder was gone: no cluster
+
+
+def test_singleton_segments_are_dropped_when_every_row_is_past_the_window() -> None:
+    t = tracker(window_s=100.0)
+    t.singletons = SingletonStore(HASHER.num_perm, HASHER.bands, segment_size=4)
+    words = [
+        "train",
+        "late",
+        "meeting",
+        "dumplings",
+        "station",
+        "marathon",
+        "legs",
+        "team",
+        "match",
+        "book",
+        "silk",
+        "road",
+    ]
+    rng = random.Random(13)
+    texts = [" ".join(rng.choices(words, k=12)) for _ in range(10)]
+    t.observe(observations(texts, [f"a{i}" for i in range(10)], start=0.0))
+    held = t.singletons.nbytes()
+    assert held > 0
+    assert len(t.singletons) >= 8
+    t.observe(observations([BENIGN[6]], ["z"], start=1_000.0, tag="x"))
+    assert len(t.singletons) <= 4  # sealed segments gone; the open one holds the newest
+    assert t.singletons.nbytes() < held
+
+
+def test_founding_from_a_repeated_singleton_keeps_the_member_cap() -> None:
+    rng = random.Random(10)
+    texts = [scam_text(rng) for _ in range(12)]
+    t = tracker(max_members=5)
+    t.observe(observations(texts[:11], ["solo"] * 11))
+    t.observe(observations(texts[11:], ["other"], start=2_000_000.0, tag="o"))
+    (key,) = [k for k in t.store if k.startswith("n:")]
+    data = t.decode(t.store[key])
+    assert len(data["members"]) == 5
+    assert data["members"][-1][0] == "o0"
+    assert data["event_count"] == 12
+    assert data["id"] == campaign_id(NEAR_DUPLICATE, "e0")
+
+
+def test_candidates_compared_per_text_are_capped_across_clusters_and_singletons() -> None:
+    rng = random.Random(11)
+    base = scam_text(rng)
+    t = tracker(max_candidates=1, similarity=0.99)  # nothing is similar enough: all singletons
+    variants = [f"{base} {chr(97 + i) * 3}" for i in range(6)]
+    t.observe(observations(variants, [f"v{i}" for i in range(6)]))
+    assert len(t.singletons) == 6
+    compared = []
+    original = t.singletons.candidates
+
+    def counting(*args: Any) -> Any:
+        for hit in original(*args):
+            compared.append(hit)
+            yield hit
+
+    t.singletons.candidates = counting  # type: ignore[method-assign,assignment]
+    t.observe(observations([base], ["w"], tag="w"))
+    assert len(compared) == 1
+
+
+def test_singletons_are_not_recovered_but_stored_clusters_are() -> None:
+    rng = random.Random(12)
+    texts = [scam_text(rng) for _ in range(8)]
+    obs = observations(texts, [f"r{i}" for i in range(8)])
+    store: dict[str, bytes] = {}
+    before = CampaignTracker(CampaignConfig(min_authors=5), store, HASHER)
+    before.observe(obs[:3])  # a stored cluster of three authors
+    lone = observations([BENIGN[0]], ["lone"], tag="l")
+    before.observe(lone)
+    assert len(before.singletons) == 1
+    after = CampaignTracker(CampaignConfig(min_authors=5), dict(store), HASHER)
+    after.rebuild()
+    assert len(after.singletons) == 0  # in memory only (docs/networks.md)
+    records = after.observe(obs[3:])
+    assert records
+    assert records[0]["event_ids"][:3] == ["e0", "e1", "e2"]
+    # the lost singleton: a copy by another author is a singleton again, not a cluster
+    after.observe(observations([BENIGN[0]], ["copy"], tag="c"))
+    assert len(after.singletons) == 1
+
+
+def test_state_size_counts_the_singletons() -> None:
+    t = tracker()
+    assert t.state_bytes() == 0
+    t.observe(observations([BENIGN[0]], ["a"]))
+    assert t.state_bytes() == t.singletons.nbytes() > 0
+
+
+def test_groups_store_raw_signatures_and_read_the_earlier_base64_json() -> None:
+    sig = HASHER.signatures([SCAM])[0][0]
+    raw = sig.astype("<u4").tobytes()
+    data = {"id": "nd-x", "last_seen": 1.0, "sample": "a\nb", "exemplars": [raw, raw]}
+    stored = encode_group(data)
+    assert len(stored) < len(orjson.dumps({**data, "exemplars": []})) + 2 * len(raw) + 2
+    assert decode_group(stored, len(raw)) == data
+    legacy = orjson.dumps({**data, "exemplars": [encode_signature(sig)]})
+    assert decode_group(legacy, len(raw))["exemplars"] == [raw]
