@@ -115,7 +115,7 @@ def simulate(
     return out
 
 
-WEIGHT = 0.7  # the encoder's share of a routed row's blended probabilities (chosen on dev)
+WEIGHT = 1.0  # the encoder's share of a routed row's blended probabilities (chosen on dev: docs/model.md)
 
 
 def blend(
