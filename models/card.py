@@ -165,10 +165,9 @@ def _models(report: Report) -> list[str]:
         out.append(
             "- **cascade** (`streams.classify.Classifier`, what the worker runs): every row with "
             f"any fast score in `[{band[0]}, {band[1]})` is re-scored by the encoder, one row per "
-            "run; its final scores blend the two tiers' probabilities (0.7 on the encoder) and "
-            "every row is judged at the cascade's own operating points, calibrated on dev for "
-            "this pair (`models/cascade.py`). Quality figures below are the cascade without a "
-            "capacity limit (it never degrades here); its cost is under Latency."
+            f"run; {_routed_scores(report.run.get('cascade_weight'))}. Quality figures below "
+            "are the cascade without a capacity limit (it never degrades here); its cost is "
+            "under Latency."
         )
     else:
         out.append("- **No encoder tier was evaluated**: every figure is the fast tier alone.")
@@ -721,6 +720,24 @@ def _per_label(report: Report) -> list[str]:
         )
         out.append("")
     return out
+
+
+def _routed_scores(weight: float | None) -> str:
+    """How a routed row's final scores are made, for the weight the evaluation ran with."""
+    if weight is None:
+        return (
+            "its final scores are the encoder's, aligned onto the fast tier's scale through both "
+            "tiers' operating points (no cascade points calibrated for this pair of models)"
+        )
+    made = (
+        "its final scores are the encoder's"
+        if weight >= 1.0
+        else f"its final scores blend the two tiers' probabilities ({weight:g} on the encoder)"
+    )
+    return (
+        f"{made}, and every row is judged at the cascade's own operating points, calibrated on "
+        "dev for this pair (`models/cascade.py`)"
+    )
 
 
 def render(report: Report, gaps: list[str]) -> str:

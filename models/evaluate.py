@@ -1120,6 +1120,8 @@ def evaluate(
         classifier = Classifier(
             fast, encoder, cascade_low=low, cascade_high=high, cascade_max_busy=1.0
         )
+        # None: no cascade points for this pair, routed rows take aligned encoder scores
+        report.run["cascade_weight"] = classifier.weight
     test, systems = _score_splits(report, corpus, fast, classifier, max_per_set, log)
     if encoder is not None and encoder_dev_cap > 0:
         dev = cap_per_set(cap_per_set(corpus.dev, max_per_set), encoder_dev_cap)

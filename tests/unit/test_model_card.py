@@ -9,7 +9,7 @@ import pytest
 
 pytest.importorskip("sklearn", reason="evaluation needs the 'train' extra")
 
-from models.card import docstring_section, render, status
+from models.card import _routed_scores, docstring_section, render, status
 from models.data import LABELS, Example
 from models.evaluate import (
     Report,
@@ -409,3 +409,9 @@ def test_traffic_mix_is_mostly_everyday_text() -> None:
     assert len(mix) == 200
     assert sum(t.startswith("harm") for t in mix) == 10
     assert mix == traffic_mix(test + harm, n=200, harmful=0.05)  # seeded
+
+
+def test_the_card_says_how_routed_rows_are_scored_with_the_weight_it_ran_with() -> None:
+    assert _routed_scores(1.0).startswith("its final scores are the encoder's, and every row")
+    assert "(0.7 on the encoder)" in _routed_scores(0.7)
+    assert "aligned onto the fast tier's scale" in _routed_scores(None)
