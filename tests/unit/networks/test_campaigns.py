@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import orjson
+import pytest
 
 from streams.networks.campaigns import (
     NEAR_DUPLICATE,
@@ -380,3 +381,72 @@ def test_groups_store_raw_signatures_and_read_the_earlier_base64_json() -> None:
     assert decode_group(stored, len(raw)) == data
     legacy = orjson.dumps({**data, "exemplars": [encode_signature(sig)]})
     assert decode_group(legacy, len(raw))["exemplars"] == [raw]
+
+
+# --- decoded groups kept between batches: a cache of what the tracker wrote itself ----------
+
+
+def _mixed_batches(seed: int) -> list[list[Observation]]:
+    rng = random.Random(seed)
+    texts = [scam_text(rng) if i % 3 else rng.choice(BENIGN) for i in range(240)]
+    authors = [f"a{rng.randrange(60)}" for _ in texts]
+    obs = observations(texts, authors)
+    phone = [("phone", "+14155550134")] if seed else []
+    obs = [
+        Observation(o.event_id, o.author_id, o.ts, o.labels, o.text, o.signature, tuple(phone))
+        if i % 7 == 0
+        else o
+        for i, o in enumerate(obs)
+    ]
+    return [obs[i : i + 16] for i in range(0, len(obs), 16)]
+
+
+def _strip(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: v for k, v in r.items() if not k.startswith("_")} for r in records]
+
+
+def test_kept_decoded_groups_decide_as_a_store_read_every_batch() -> None:
+    batches = _mixed_batches(3)
+    cached, uncached = tracker(), tracker(decoded_groups=0)
+    for batch in batches:
+        assert _strip(cached.observe(batch)) == _strip(uncached.observe(batch))
+    assert cached.store == uncached.store
+    assert 0 < len(cached._decoded) <= 4_096
+    assert not uncached._decoded  # a bound of 0 keeps none: every batch reads the store
+
+
+class _FailingStore(dict[str, bytes]):
+    """A store whose writes fail while ``failing`` is set (a changelog write that raised)."""
+
+    failing = False
+
+    def __setitem__(self, key: str, value: bytes) -> None:
+        if self.failing:
+            raise OSError("changelog write failed")
+        super().__setitem__(key, value)
+
+
+def test_a_failed_batch_drops_the_kept_groups_so_its_redelivery_is_counted() -> None:
+    batches = _mixed_batches(4)
+    store = _FailingStore()
+    t = CampaignTracker(CampaignConfig(min_authors=5), store, HASHER)
+    for batch in batches[:-1]:
+        t.observe(batch)
+    last = batches[-1]
+    store.failing = True
+    with pytest.raises(OSError, match="changelog write failed"):
+        t.observe(last)  # the groups were changed in memory, the store got none of it
+    assert not t._decoded  # what the failed batch changed in memory is forgotten
+    store.failing = False
+    t.observe(last)  # redelivered (at least once): counted now, not dropped as seen
+    members = {m[0] for m in t.decode(store["i:phone:+14155550134"])["members"]}
+    assert {o.event_id for o in last if o.indicators} <= members
+
+
+def test_rebuild_drops_the_kept_groups() -> None:
+    t = tracker()
+    for batch in _mixed_batches(5):
+        t.observe(batch)
+    assert t._decoded
+    t.rebuild()
+    assert not t._decoded
