@@ -571,6 +571,23 @@ def main_dashboard() -> dict[str, Any]:
             ),
         ),
         timeseries(
+            "Campaign table changelog",
+            "Writes to the campaign table waiting to be sent to its changelog (Faust's producer "
+            "buffer), and changelog records still to read while a worker recovers its stage "
+            "partitions. Healthy: pending writes in the hundreds at most and recovery 0; pending "
+            "writes in the thousands mean the changelog, and Faust's commits, lag the table.",
+            _targets(
+                (
+                    f"flagstream_campaign_changelog_pending_writes{{{W}}}",
+                    "pending writes {{instance}}",
+                ),
+                (
+                    f"flagstream_campaign_changelog_recovery_remaining_messages{{{W}}}",
+                    "to recover {{instance}}",
+                ),
+            ),
+        ),
+        timeseries(
             "Campaign stage delay and cost",
             "Seconds between now and the newest event the campaign stage processed, and the CPU "
             "share of the hot path spent on indicators and signatures. Healthy: a delay of "

@@ -300,6 +300,19 @@ class NetworkMetrics:
             "Bytes of the stored values of this worker's campaign tables.",
             registry=registry,
         )
+        self.changelog_pending = Gauge(
+            f"{NS}_campaign_changelog_pending_writes",
+            "Writes to the campaign table not yet handed to the producer for its changelog "
+            "(Faust's producer buffer): the changelog is behind the table by this many records, "
+            "and Faust's offset commits wait for them.",
+            registry=registry,
+        )
+        self.changelog_recovery_remaining = Gauge(
+            f"{NS}_campaign_changelog_recovery_remaining_messages",
+            "Changelog records of the campaign table this worker still has to read before its "
+            "partitions are recovered (0 once they are; the stage waits meanwhile).",
+            registry=registry,
+        )
         self.flagged_in_campaign = Counter(
             f"{NS}_flagged_in_campaign_total",
             "Flagged events published with the campaign_id of an active campaign.",

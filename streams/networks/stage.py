@@ -219,6 +219,9 @@ class CampaignStage:
         m = self.metrics
         m.state_groups.set(self.tracker.groups)
         m.state_bytes.set(self.tracker.state_bytes())  # the table's values and the singletons
+        pending, remaining = changelog_lag(self.app)
+        m.changelog_pending.set(pending)
+        m.changelog_recovery_remaining.set(remaining)
         counts = dict.fromkeys(("near_duplicate", "shared_indicator", "signal_list"), 0)
         for kind in list(self.active.kinds.values()):
             counts[kind] = counts.get(kind, 0) + 1
@@ -233,6 +236,22 @@ class CampaignStage:
             if flagged > self._flagged_reported:
                 m.flagged_in_campaign.inc(flagged - self._flagged_reported)
                 self._flagged_reported = flagged
+
+
+def changelog_lag(app: faust.App) -> tuple[int, int]:
+    """How far the campaign table's changelog is from the table, in records: (writes waiting to
+    be sent, records left to read in a recovery).
+
+    Faust's in-memory store keeps no changelog offsets of its own (``persisted_offset`` is
+    None), so this is the closest honest measure it exposes: table writes queue in the
+    producer's buffer (``send_soon``) until they are sent, and a recovery reads the changelog
+    from ``active_offsets`` up to ``active_highwaters`` (``Recovery.active_remaining_total``).
+    The buffer is the app's; in this worker only the campaign table writes through it.
+    """
+    pending = int(app.producer.buffer.size)
+    tables: Any = app.tables  # faust's TableManager: its type (TableManagerT) omits `recovery`
+    remaining = int(tables.recovery.active_remaining_total())
+    return pending, remaining
 
 
 def changelog_topic(settings: Settings) -> str:
