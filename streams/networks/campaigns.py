@@ -62,6 +62,7 @@ class CampaignConfig:
     exemplars: int = 8
     max_candidates: int = 8  # clusters compared per text: bounds the work of a hot band
     decoded_groups: int = 4_096  # groups kept decoded between batches (an LRU; see _Decoded)
+    decoded_bytes: int = 8_000_000  # ... and their stored size at most (decoded: a few times it)
 
 
 def stored_json(value: Any) -> bytes:
@@ -168,6 +169,7 @@ class _Decoded:
     data: dict[str, Any]
     matrix: npt.NDArray[np.uint32] | None = None  # [exemplars, num_perm], built when compared
     ids: set[str] | None = None  # the members' event ids, built when a member is added
+    size: int = 0  # bytes of its stored value: the cache is bounded by their sum
 
 
 @dataclass(slots=True)
@@ -215,6 +217,7 @@ class CampaignTracker:
     singletons: SingletonStore = field(init=False)
     _horizon: float = float("-inf")  # the last expire()'s: older singletons are gone
     _decoded: OrderedDict[str, _Decoded] = field(default_factory=OrderedDict)
+    _decoded_size: int = 0  # the sum of their ``size``
 
     def __post_init__(self) -> None:
         self.singletons = SingletonStore(self.hasher.num_perm, self.hasher.bands)
@@ -232,7 +235,7 @@ class CampaignTracker:
         """Rebuild the in-memory index and expiry heap from ``store`` (after a recovery)."""
         self._index.clear()
         self._expiry.clear()
-        self._decoded.clear()  # the store may have changed under them (a recovery)
+        self._forget_decoded()  # the store may have changed under them (a recovery)
         self.singletons.clear()  # in memory only: lost with the process (see the docstring)
         for key, raw in list(self.store.items()):
             if not key.startswith(("n:", "i:")):
@@ -268,16 +271,34 @@ class CampaignTracker:
         raw = self.store.get(key)
         return None if raw is None else self.decode(raw)
 
-    def _keep(self, key: str, group: _Group) -> None:
-        """Keep a group just written decoded for the next batches (least recently used out)."""
+    def _keep(self, key: str, group: _Group, size: int) -> None:
+        """Keep a group just written (``size`` bytes stored) decoded for the next batches;
+        the least recently used go when over ``decoded_groups`` or ``decoded_bytes``."""
         kept = group.decoded
         if kept is None or kept.data is not group.data:
             kept = group.decoded = _Decoded(group.data)
         decoded = self._decoded
+        old = decoded.get(key)
+        if old is not None:
+            self._decoded_size -= old.size
+        kept.size = size
         decoded[key] = kept
         decoded.move_to_end(key)
-        while len(decoded) > self.config.decoded_groups:
-            decoded.popitem(last=False)
+        self._decoded_size += size
+        cfg = self.config
+        while decoded and (
+            len(decoded) > cfg.decoded_groups or self._decoded_size > cfg.decoded_bytes
+        ):
+            _key, dropped = decoded.popitem(last=False)
+            self._decoded_size -= dropped.size
+
+    def _forget_decoded(self, key: str | None = None) -> None:
+        """Drop one kept group (or all of them)."""
+        if key is None:
+            self._decoded.clear()
+            self._decoded_size = 0
+        elif (dropped := self._decoded.pop(key, None)) is not None:
+            self._decoded_size -= dropped.size
 
     @staticmethod
     def _matrix(group: _Group, num_perm: int) -> npt.NDArray[np.uint32]:
@@ -311,7 +332,7 @@ class CampaignTracker:
             return self._observe(observations)
         except BaseException:
             # the decoded copies may hold changes the store never got: read it again
-            self._decoded.clear()
+            self._forget_decoded()
             raise
 
     def _observe(self, observations: Iterable[Observation]) -> list[dict[str, Any]]:
@@ -353,8 +374,9 @@ class CampaignTracker:
                     data["active"] = True
                     data["reported"] = recent
                     out.append(record)
-                self.store[key] = encode_group(data)
-                self._keep(key, group)
+                stored = encode_group(data)
+                self.store[key] = stored
+                self._keep(key, group, len(stored))
                 heapq.heappush(self._expiry, (float(data["last_seen"]), key))
         self.singletons.index()
         self.expire()
@@ -518,7 +540,7 @@ class CampaignTracker:
             if float(data["last_seen"]) >= horizon:
                 continue  # seen again since: a later heap entry stands for it
             del self.store[key]
-            self._decoded.pop(key, None)
+            self._forget_decoded(key)
             removed += 1
             for exemplar in data["exemplars"]:
                 for band in self.hasher.bands_of(signature_of(exemplar)):

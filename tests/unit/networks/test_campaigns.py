@@ -450,3 +450,11 @@ def test_rebuild_drops_the_kept_groups() -> None:
     assert t._decoded
     t.rebuild()
     assert not t._decoded
+
+
+def test_kept_decoded_groups_are_bounded_by_their_stored_bytes() -> None:
+    batches = _mixed_batches(6)
+    small, reference = tracker(decoded_bytes=2_000), tracker(decoded_groups=0)
+    for batch in batches:
+        assert _strip(small.observe(batch)) == _strip(reference.observe(batch))
+        assert small._decoded_size == sum(k.size for k in small._decoded.values()) <= 2_000
