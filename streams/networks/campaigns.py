@@ -42,6 +42,8 @@ import orjson
 from streams.networks.minhash import MinHasher, decode_signature, encode_signature
 from streams.networks.singletons import Singleton, SingletonStore
 
+_LOW32: Final = 0xFFFF_FFFF
+
 NEAR_DUPLICATE: Final = "near_duplicate"
 SHARED_INDICATOR: Final = "shared_indicator"
 SIGNAL_LIST: Final = "signal_list"
@@ -108,6 +110,17 @@ def signature_of(raw: bytes) -> npt.NDArray[np.uint32]:
     return np.frombuffer(raw, "<u4").astype(np.uint32)
 
 
+def is_full(signature: npt.NDArray[np.uint32]) -> bool:
+    """False for a founder's exemplar kept at 16 bits (every position < 2**16, which a full
+    signature of 40 minima of 32-bit hashes never is by chance): it has no band keys."""
+    return bool(signature.max(initial=0) >= 1 << 16)
+
+
+def low16(signature: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint16]:
+    """The low 16 bits of each position: what similarities are computed on (b-bit MinHash)."""
+    return (signature & 0xFFFF).astype(np.uint16)
+
+
 @dataclass(frozen=True, slots=True)
 class Observation:
     """One event as the campaign stage sees it (built by the pipeline, routed by key)."""
@@ -167,7 +180,7 @@ class _Decoded:
     """
 
     data: dict[str, Any]
-    matrix: npt.NDArray[np.uint32] | None = None  # [exemplars, num_perm], built when compared
+    matrix: npt.NDArray[np.uint16] | None = None  # [exemplars, num_perm], low 16 bits
     ids: set[str] | None = None  # the members' event ids, built when a member is added
     size: int = 0  # bytes of its stored value: the cache is bounded by their sum
 
@@ -212,7 +225,8 @@ class CampaignTracker:
     store: MutableMapping[str, bytes]
     hasher: MinHasher = field(default_factory=MinHasher)
     watermark: float = 0.0
-    _index: dict[int, str] = field(default_factory=dict)  # band key -> cluster store key
+    # band key (its low 32 bits, as singletons keep them) -> cluster store key
+    _index: dict[int, str] = field(default_factory=dict)
     _expiry: list[tuple[float, str]] = field(default_factory=list)  # heap of (last_seen, key)
     singletons: SingletonStore = field(init=False)
     _horizon: float = float("-inf")  # the last expire()'s: older singletons are gone
@@ -244,10 +258,19 @@ class CampaignTracker:
             self._expiry.append((float(data["last_seen"]), key))
             self.watermark = max(self.watermark, float(data["last_seen"]))
             if key.startswith("n:"):
-                for exemplar in data["exemplars"]:
-                    for band in self.hasher.bands_of(signature_of(exemplar)):
-                        self._index.setdefault(band, key)
+                for band in self._bands_of(data):
+                    self._index.setdefault(band, key)
         heapq.heapify(self._expiry)
+
+    def _bands_of(self, data: dict[str, Any]) -> list[int]:
+        """The index keys of a stored cluster: its full exemplars' band keys and those the
+        founder's singleton had (a 16-bit exemplar's cannot be recomputed), low 32 bits."""
+        bands: list[int] = list(data.get("founder_bands", ()))
+        for exemplar in data["exemplars"]:
+            sig = signature_of(exemplar)
+            if is_full(sig):
+                bands.extend(b & _LOW32 for b in self.hasher.bands_of(sig))
+        return bands
 
     def _load(self, key: str, cache: dict[str, _Group]) -> _Group | None:
         group = cache.get(key)
@@ -301,11 +324,13 @@ class CampaignTracker:
             self._decoded_size -= dropped.size
 
     @staticmethod
-    def _matrix(group: _Group, num_perm: int) -> npt.NDArray[np.uint32]:
+    def _matrix(group: _Group, num_perm: int) -> npt.NDArray[np.uint16]:
         kept = group.decoded
         if kept is not None and kept.matrix is not None:
             return kept.matrix
-        matrix = np.frombuffer(b"".join(group.data["exemplars"]), "<u4").reshape(-1, num_perm)
+        matrix = low16(
+            np.frombuffer(b"".join(group.data["exemplars"]), "<u4").reshape(-1, num_perm)
+        )
         if kept is not None:
             kept.matrix = matrix
         return matrix
@@ -389,7 +414,7 @@ class CampaignTracker:
         (founded from a singleton if need be), or None: ``obs`` is (part of) a singleton."""
         assert obs.signature is not None
         cfg = self.config
-        bands: list[int] = band_array.tolist()
+        bands: list[int] = (band_array & _LOW32).tolist()
         candidates: list[str] = []
         for band in bands:
             found = self._index.get(band)
@@ -397,13 +422,16 @@ class CampaignTracker:
                 candidates.append(found)
         best: tuple[float, str] | None = None
         compared = 0
+        # every comparison at 16 bits: singletons keep no more, and so neither does a founder's
+        # exemplar (docs/networks.md, "Memory")
+        short = low16(obs.signature)
         for key in candidates[: cfg.max_candidates]:
             group = self._load(key, cache)
             if group is None:  # expired or moved: the index entry is stale
                 continue
             compared += 1
             matrix = self._matrix(group, len(obs.signature))
-            equal = np.count_nonzero(matrix == obs.signature, axis=1)
+            equal = np.count_nonzero(matrix == short, axis=1)
             top = float(equal.max()) / len(obs.signature) if len(equal) else 0.0
             if top >= cfg.similarity and (best is None or top > best[0]):
                 best = (top, key)
@@ -411,9 +439,7 @@ class CampaignTracker:
         if compared < cfg.max_candidates:
             store = self.singletons
             for segment, row in store.candidates(band_array, self._horizon):
-                sim = float(np.count_nonzero(segment.sigs[row] == obs.signature)) / len(
-                    obs.signature
-                )
+                sim = float(np.count_nonzero(segment.sigs[row] == short)) / len(short)
                 if sim >= cfg.similarity and (single is None or sim > single[0]):
                     single = (sim, segment, row)
                 compared += 1
@@ -425,9 +451,10 @@ class CampaignTracker:
             if founder.author_id == obs.author_id:  # the same author again: still a singleton
                 self.singletons.repeat(segment, row, obs.event_id, obs.ts, obs.labels)
                 return None
-            key = self._found(founder, obs, cache)
+            founder_bands = self.singletons.keys_of(segment, row)
+            key = self._found(founder, founder_bands, obs, bands, cache)
             self.singletons.remove(segment, row)
-            best = (_sim, key)
+            return key
         if best is not None:
             top, key = best
             group = cache[key]
@@ -447,16 +474,34 @@ class CampaignTracker:
         )
         return None
 
-    def _found(self, founder: Singleton, obs: Observation, cache: dict[str, _Group]) -> str:
-        """A stored cluster from a singleton that a second author's text matched: the
-        founder's id, exemplar and events, as if it had been stored from its first event."""
+    def _found(
+        self,
+        founder: Singleton,
+        founder_bands: list[int],
+        obs: Observation,
+        bands: list[int],
+        cache: dict[str, _Group],
+    ) -> str:
+        """A stored cluster from a singleton that a second author's text (``obs``, with band
+        keys ``bands``) matched: the founder's id, exemplar and events, as if it had been stored
+        from its first event.
+
+        The founder's exemplar is its 16 bits a position (what the singleton kept), compared as
+        every exemplar is; its band keys cannot be recomputed from them, so they are stored
+        with the group (``founder_bands``, low 32 bits, as the singleton held them), and the
+        second text is always the next exemplar.
+        """
+        assert obs.signature is not None
         first = founder.members[0]
         cid = campaign_id(NEAR_DUPLICATE, first[0])
         key = f"n:{cid}"
         seed = Observation(first[0], founder.author_id, first[2], tuple(first[3]), obs.text)
         group = cache[key] = _Group.new(cid, NEAR_DUPLICATE, seed)
-        group.data["exemplars"].append(founder.signature.astype("<u4").tobytes())
-        for band in self.hasher.bands_of(founder.signature):
+        exemplars: list[bytes] = group.data["exemplars"]
+        exemplars.append(founder.signature.astype("<u4").tobytes())
+        exemplars.append(obs.signature.astype("<u4").tobytes())
+        group.data["founder_bands"] = founder_bands
+        for band in (*founder_bands, *bands):
             self._index.setdefault(band, key)
         for event_id, author_id, ts, labels in founder.members:
             self._add(group, Observation(event_id, author_id, ts, tuple(labels)))
@@ -542,8 +587,8 @@ class CampaignTracker:
             del self.store[key]
             self._forget_decoded(key)
             removed += 1
-            for exemplar in data["exemplars"]:
-                for band in self.hasher.bands_of(signature_of(exemplar)):
+            if key.startswith("n:"):
+                for band in self._bands_of(data):
                     if self._index.get(band) == key:
                         del self._index[band]
         return removed

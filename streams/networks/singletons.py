@@ -3,7 +3,9 @@
 Most of a firehose is texts that never meet a near-duplicate from another author. A stored
 cluster (a table row of JSON with its members, authors and exemplars, plus ~10 band keys in a
 Python dict) for each of them made the campaign state ~1.6 GB at 1M authors. Here a singleton
-is one row of a segment's arrays: its raw signature (``num_perm`` uint32), its event time
+is one row of a segment's arrays: the low 16 bits of each signature position (``num_perm``
+uint16: b-bit MinHash, two equal positions by chance 1 in 65,536; the tracker compares every
+exemplar at 16 bits, see ``campaigns.py``), its event time
 (the newest of its events), and a small packed record in the segment's byte arena: author id,
 event id and labels separated by ``\x1f`` (~25 bytes), or, once its author has posted it again,
 JSON with the id, time and labels of each of its events. Its band keys are in the segment's sorted
@@ -30,6 +32,7 @@ import numpy.typing as npt
 import orjson
 
 _LOW32: Final = 0xFFFF_FFFF
+_LOW16: Final = 0xFFFF
 _EMPTY_KEYS: Final = np.zeros(0, np.uint32)
 _EMPTY_ROWS: Final = np.zeros(0, np.uint16)
 _SEP: Final = "\x1f"  # ASCII unit separator: not in ids as platforms make them (else JSON)
@@ -44,7 +47,7 @@ class Singleton:
     row: int
     author_id: str
     ts: float
-    signature: npt.NDArray[np.uint32]
+    signature: npt.NDArray[np.uint16]  # the low 16 bits of each position
     members: list[list[Any]]  # [event_id, author_id, ts, labels], as a group's members
 
 
@@ -68,7 +71,7 @@ class _Segment:
     def __init__(self, ident: int, capacity: int, num_perm: int) -> None:
         self.ident = ident
         self.size = 0
-        self.sigs = np.zeros((capacity, num_perm), np.uint32)
+        self.sigs = np.zeros((capacity, num_perm), np.uint16)  # low 16 bits of each position
         self.ts = np.zeros(capacity, np.float64)
         self.alive = np.zeros(capacity, np.bool_)
         self.starts = np.zeros(capacity, np.uint32)
@@ -183,6 +186,14 @@ class SingletonStore:
             [[e, author, t, list(ls)] for e, t, ls in members],
         )
 
+    def keys_of(self, segment: _Segment, row: int) -> list[int]:
+        """The band keys (low 32 bits) a row was indexed under (a founder's, when its cluster
+        is stored: they cannot be recomputed from 16-bit positions)."""
+        for pending, at, bands in self._pending_rows:
+            if pending is segment and at == row:
+                return [int(k) for k in (bands & _LOW32).tolist()]
+        return [int(k) for k in segment.keys[segment.rows == row].tolist()]
+
     # --- changes -----------------------------------------------------------------------------
     def add(
         self,
@@ -204,7 +215,7 @@ class SingletonStore:
             self._next_id += 1
         row = segment.size
         segment.size += 1
-        segment.sigs[row] = signature
+        segment.sigs[row] = signature & _LOW16
         segment.ts[row] = ts
         segment.alive[row] = True
         if _SEP in author_id or _SEP in event_id or any(_SEP in x or "," in x for x in labels):

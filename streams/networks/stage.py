@@ -168,8 +168,9 @@ class CampaignStage:
             self._learned[cid] = exemplars[-1:]
             hasher = self.tracker.hasher
             matrix = np.frombuffer(b"".join(exemplars), "<u4").reshape(-1, hasher.num_perm)
+            full = matrix[matrix.max(axis=1) >= 1 << 16]  # a 16-bit founder's has no bands
             by_band = self.active.by_band
-            for band in hasher.band_keys(matrix.astype(np.uint32)).ravel().tolist():
+            for band in hasher.band_keys(full.astype(np.uint32)).ravel().tolist():
                 by_band[band] = cid
         else:
             self.active.by_indicator[key[2:]] = cid

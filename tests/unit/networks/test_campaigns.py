@@ -458,3 +458,59 @@ def test_kept_decoded_groups_are_bounded_by_their_stored_bytes() -> None:
     for batch in batches:
         assert _strip(small.observe(batch)) == _strip(reference.observe(batch))
         assert small._decoded_size == sum(k.size for k in small._decoded.values()) <= 2_000
+
+
+# --- 16-bit singletons (b-bit MinHash): half the bytes, the same decisions --------------------
+
+
+def test_singletons_keep_16_bits_a_position_and_decide_as_before() -> None:
+    rng = random.Random(21)
+    texts = [scam_text(rng) for _ in range(12)] + list(BENIGN)
+    obs = observations(texts, [f"w{i}" for i in range(len(texts))])
+    t = tracker()
+    t.observe(obs[:1] + obs[12:])  # the founder and the benign texts: singletons
+    (segment,) = t.singletons._segments.values()
+    assert segment.sigs.dtype == np.uint16
+    assert segment.sigs.nbytes == segment.capacity * HASHER.num_perm * 2
+    records = t.observe(obs[1:12])
+    (record,) = [r for r in records if r["kind"] == NEAR_DUPLICATE]
+    assert set(record["event_ids"]) == {f"e{i}" for i in range(12)}  # the founder included
+    assert record["campaign_id"] == campaign_id(NEAR_DUPLICATE, "e0")
+
+
+def test_a_cluster_founded_from_a_16_bit_singleton_is_found_again_after_a_recovery() -> None:
+    rng = random.Random(22)
+    texts = [scam_text(rng) for _ in range(8)]
+    obs = observations(texts, [f"v{i}" for i in range(8)])
+    store: dict[str, bytes] = {}
+    before = CampaignTracker(CampaignConfig(min_authors=5), store, HASHER)
+    before.observe(obs[:1])
+    before.observe(obs[1:2])  # the second author founds the stored cluster
+    (key,) = [k for k in store if k.startswith("n:")]
+    founder, second = before.decode(store[key])["exemplars"][:2]
+    assert np.frombuffer(founder, "<u4").max() < 1 << 16  # the founder's 16 bits, stored so
+    assert np.frombuffer(second, "<u4").max() >= 1 << 16  # the second text in full: indexed
+    after = CampaignTracker(CampaignConfig(min_authors=5), dict(store), HASHER)
+    after.rebuild()
+    records = after.observe(obs[2:])
+    assert records
+    assert records[0]["_key"] == key
+    assert set(records[0]["event_ids"]) == {f"e{i}" for i in range(8)}
+
+
+def test_the_founders_band_keys_are_stored_with_its_cluster_and_indexed_again() -> None:
+    rng = random.Random(23)
+    obs = observations([scam_text(rng) for _ in range(2)], ["x0", "x1"])
+    founder_keys = sorted(int(b) & 0xFFFF_FFFF for b in HASHER.bands_of(obs[0].signature))  # type: ignore[arg-type]
+    t = tracker()
+    t.observe(obs[:1])
+    t.observe(obs[1:])
+    (key,) = [k for k in t.store if k.startswith("n:")]
+    assert sorted(t.decode(t.store[key])["founder_bands"]) == founder_keys
+    after = CampaignTracker(t.config, dict(t.store), HASHER)
+    after.rebuild()
+    assert all(after._index.get(b) == key for b in founder_keys)
+    after.watermark = obs[1].ts + 2 * t.config.window_s
+    after.expire()  # the cluster expires: none of its keys is left behind in the index
+    assert key not in after.store
+    assert key not in after._index.values()
