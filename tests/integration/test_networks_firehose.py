@@ -11,7 +11,9 @@ Each must be reported on the campaigns topic within 30 s of its K-th member bein
 (acknowledged by the broker), with >= 90 % of its members attributed and >= 95 % of the
 attributed events truly its own; benign viral phrases ("happy new year", "新年快乐", a benign
 "congratulations") may be campaigns, with no scam label, and never share one with a harmful
-campaign. ``pytest -s`` prints the measured figures (docs/networks.md, "Live detection on the
+campaign. A fourth, ``late`` (a parcel scam from 10 authors in the firehose's last 1,000
+events), measures what a campaign meets when the stage is furthest behind: attributed like the
+others, its delay printed but not held to the bound. ``pytest -s`` prints the measured figures (docs/networks.md, "Live detection on the
 real broker").
 """
 
@@ -259,11 +261,28 @@ def firehose(rng: random.Random) -> tuple[list[tuple[str, str, str]], dict[str, 
     rng.shuffle(hidden)
     for offset, (pos, member) in enumerate(zip(positions, hidden, strict=True)):
         events.insert(pos + offset, member)
+    # a probe at the very end (its own generator: the firehose above stays the same): what a
+    # campaign meets when the stage is furthest behind; measured, not held to the bound
+    late = random.Random(SEED + 1)
+    spots = sorted(late.sample(range(len(events) - 1_000, len(events)), 10))
+    for offset, pos in enumerate(spots):
+        events.insert(pos + offset, (f"z{offset}", f"courier{offset}", parcel(late)))
+    campaigns["late"] = Campaign("late")
     for event_id, author, _ in events:
-        kind = {"s": "scam", "p": "phone", "l": "listed"}.get(event_id[0])
+        kind = {"s": "scam", "p": "phone", "l": "listed", "z": "late"}.get(event_id[0])
         if kind is not None:
             campaigns[kind].members.append((event_id, author))
     return events, campaigns
+
+
+def parcel(rng: random.Random) -> str:
+    """The late probe: a parcel redelivery scam, reworded like the lottery one."""
+    return (
+        f"Your parcel {rng.choice(('GB', 'RM', 'DX'))}{rng.randint(10**8, 10**9)} could not be "
+        f"delivered{rng.choice(('.', '!', ' today.'))} Pay the {rng.choice(('£1.99', '£2.49', '£0.99'))}"
+        f" redelivery fee{rng.choice((' now', '', ' within 24 hours'))} to avoid it being "
+        f"returned to the sender{rng.choice(('', ' 📦', '!!'))}"
+    )
 
 
 # --- the broker side -------------------------------------------------------------------------
@@ -506,7 +525,8 @@ def test_three_campaigns_are_found_live_in_a_50k_firehose(
 
         for name, best in found.items():
             kth = campaigns[name].kth_event(K)
-            assert best.first_reported - campaigns[name].acked[kth] <= DETECT_S, name
+            if name != "late":  # the probe's delay is measured (docs/networks.md), not bound
+                assert best.first_reported - campaigns[name].acked[kth] <= DETECT_S, name
             assert best.attributed >= 0.9, (name, best)
             assert best.precision >= 0.95, (name, best)
         assert found["scam"].kind == "near_duplicate"
