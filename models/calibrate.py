@@ -8,6 +8,14 @@ ordinary posts, in any language. So the rules are stated on everyday text, per l
   and (b) precision on the harm-labelled dev sets (every set weighted equally, so that no one
   set's base rate decides) reaches ``PRECISION_TARGETS[label]``. The per-label budgets sum to
   1%, so at most 1% of a language's everyday text is flagged by any label.
+* **spare budget**: the per-label budgets are a conservative split of the bound, and labels
+  whose point precision sets (not the budget) leave part of it unused. With
+  ``joint_review_fpr``, labels whose review point the budget set are then lowered, one grid step
+  at a time and in turn, while the share of each language's everyday text flagged by *any*
+  label stays at or below ``joint_review_fpr`` and the label's precision target still holds.
+  :data:`JOINT_REVIEW_FPR` keeps a margin under 1% for the drift from dev to unseen text.
+  Script groups' own points do not spend it: in the Han group it lowered toxic from 0.24 to
+  0.18 and COLD accuracy from 0.882 to 0.873 (docs/model.md).
 * **block**: the lowest threshold at or above review with at most ``BLOCK_FPR[label]`` per
   language (budgets summing to 0.2%) and precision ``BLOCK_PRECISION``.
 
@@ -19,6 +27,7 @@ used and the shortfall is reported (:attr:`OperatingPoint.reached`). A language 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -29,6 +38,9 @@ BLOCK_PRECISION = 0.95
 # Share of each language's everyday (general-domain) benign text a label may flag.
 REVIEW_FPR: dict[str, float] = {"spam": 0.0025, "scam": 0.0025, "toxic": 0.003, "hate": 0.002}
 BLOCK_FPR: dict[str, float] = {"spam": 0.0005, "scam": 0.0005, "toxic": 0.0005, "hate": 0.0005}
+# The measured any-label share of a language's everyday dev text the review points may reach
+# when spare budget is spent (the goal is 1%; dev-to-test drift was +0.1-0.2 points)
+JOINT_REVIEW_FPR = 0.007
 MIN_LANGUAGE_TEXTS = 500
 GRID = np.unique(
     np.round(np.concatenate([np.arange(0.02, 0.95, 0.01), np.arange(0.95, 0.9995, 0.001)]), 3)
@@ -116,11 +128,13 @@ def operating_points(
     targets: dict[str, float] | None = None,
     block_precision: float = BLOCK_PRECISION,
     min_language_texts: int = MIN_LANGUAGE_TEXTS,
+    joint_review_fpr: float | None = None,
 ) -> list[OperatingPoint]:
     """Review and block thresholds per label column (``labels``: 1, 0 or -1 unknown).
 
     ``general`` marks the general-domain benign dev rows (the FPR population, per ``langs``);
     precision is measured on the other rows, equal-weighted by ``groups`` (the dev set).
+    ``joint_review_fpr``: spend the labels' unused budget (see the module docstring).
     """
     review_fpr = review_fpr or REVIEW_FPR
     block_fpr = block_fpr or BLOCK_FPR
@@ -129,19 +143,88 @@ def operating_points(
     counted = [
         str(lang) for lang in np.unique(g_langs) if (g_langs == lang).sum() >= min_language_texts
     ]
-    out = []
+    reviews: list[Threshold] = []
+    inputs: list[_LabelRows] = []
     for j, name in enumerate(names):
         curves = language_fpr(scores[general, j], g_langs)
         worst = (
             np.max([curves[lang] for lang in counted], axis=0) if counted else np.zeros(len(GRID))
         )
         known = (labels[:, j] >= 0) & ~general
-        y = labels[known, j] == 1
-        s = scores[known, j]
-        w = _weights(groups[known])
-        review = _choose(name, s, y, w, worst, review_fpr[name], targets[name], 0.0)
-        block = _choose(name, s, y, w, worst, block_fpr[name], block_precision, review.threshold)
-        out.append(OperatingPoint(name, review, block))
+        rows = _LabelRows(scores[known, j], labels[known, j] == 1, _weights(groups[known]), worst)
+        reviews.append(_choose(name, *rows, review_fpr[name], targets[name], 0.0))
+        inputs.append(rows)
+    if joint_review_fpr is not None:
+        reviews = _spend_spare(reviews, inputs, scores[general], g_langs, counted, joint_review_fpr)
+    return [
+        OperatingPoint(
+            name,
+            review,
+            _choose(name, *rows, block_fpr[name], block_precision, review.threshold),
+        )
+        for name, review, rows in zip(names, reviews, inputs, strict=True)
+    ]
+
+
+class _LabelRows(NamedTuple):
+    """One label's precision rows (scores, positives, set weights) and its worst FPR curve."""
+
+    s: npt.NDArray[np.float32]
+    y: npt.NDArray[np.bool_]
+    w: npt.NDArray[np.float64]
+    worst: npt.NDArray[np.float64]
+
+
+def _precision_recall(rows: _LabelRows, t: float) -> tuple[float, float]:
+    pred = rows.s >= t
+    tp = float(rows.w[pred & rows.y].sum())
+    return tp / max(float(rows.w[pred].sum()), 1e-12), tp / max(float(rows.w[rows.y].sum()), 1e-12)
+
+
+def _spend_spare(
+    reviews: list[Threshold],
+    inputs: list[_LabelRows],
+    general_scores: npt.NDArray[np.float32],
+    langs: npt.NDArray[np.str_],
+    counted: list[str],
+    bound: float,
+) -> list[Threshold]:
+    """Lower review points one grid step at a time, in turn, while (a) the label's precision
+    target holds and (b) no counted language has more than ``bound`` of its everyday text
+    flagged by any label. Points that missed their precision target do not move."""
+    cut = np.array([r.threshold for r in reviews], dtype=np.float64)
+
+    def share(c: npt.NDArray[np.float64]) -> float:
+        flagged = np.asarray((general_scores >= c[None, :]).any(axis=1))
+        return max((float(flagged[langs == lang].mean()) for lang in counted), default=0.0)
+
+    if share(cut) > bound:
+        return reviews
+    moving = [j for j, r in enumerate(reviews) if r.reached]
+    while moving:
+        for j in list(moving):
+            k = int(np.searchsorted(GRID, cut[j] - 1e-9))
+            trial = cut.copy()
+            trial[j] = GRID[k - 1] if k > 0 else cut[j]
+            if (
+                k == 0
+                or _precision_recall(inputs[j], float(trial[j]))[0] < reviews[j].target
+                or share(trial) > bound
+            ):
+                moving.remove(j)
+            else:
+                cut = trial
+    out = []
+    for j, r in enumerate(reviews):
+        if cut[j] == r.threshold:
+            out.append(r)
+            continue
+        precision, recall = _precision_recall(inputs[j], float(cut[j]))
+        k = int(np.searchsorted(GRID, cut[j] - 1e-9))
+        out.append(
+            Threshold(r.label, float(cut[j]), precision, recall, r.target, True,
+                      float(inputs[j].worst[k]))
+        )  # fmt: skip
     return out
 
 

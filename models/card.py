@@ -16,6 +16,7 @@ import models.data
 from models.calibrate import (
     BLOCK_FPR,
     BLOCK_PRECISION,
+    JOINT_REVIEW_FPR,
     MIN_GROUP_POSITIVES,
     MIN_GROUP_RECALL,
     PRECISION_TARGETS,
@@ -365,7 +366,12 @@ def _points(report: Report) -> list[str]:
         + "; together at most 1%) and precision on the harm-labelled dev sets (each set "
         "weighted equally) reaches "
         + ", ".join(f"{k} {v:.2f}" for k, v in PRECISION_TARGETS.items())
-        + "; **block** is the lowest threshold at or above review with at most "
+        + "; then the points a budget (not precision) set are lowered a grid step at a time, in "
+        "turn, while at most "
+        + f"{100 * JOINT_REVIEW_FPR:.1f}% of each language's general-domain benign dev text is "
+        "flagged by any label and each label's precision target still holds (the unused "
+        "budget of labels whose point precision set; shared points only, not a script group's); "
+        "**block** is the lowest threshold at or above review with at most "
         + ", ".join(f"{k} {100 * v:.2f}%" for k, v in BLOCK_FPR.items())
         + f" per language and precision {BLOCK_PRECISION:.2f}. A script group's points follow "
         "the same rules on its own rows; a group keeps the shared point for a label with fewer "

@@ -29,6 +29,7 @@ def save_artefact(
     path: Path = FAST_ARTEFACT,
     block: dict[str, float] | None = None,
     script_points: dict[str, dict[str, dict[str, float]]] | None = None,
+    distilled: str | None = None,
 ) -> Path:
     """The training output that ``export`` turns into ONNX (kept out of git: models/build/)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -40,6 +41,8 @@ def save_artefact(
         "data_fingerprint": fingerprint,
         "datasets": datasets,
     }
+    if distilled:  # the teacher it was distilled from (models/distil.py)
+        meta["distilled_from"] = distilled
     with path.open("wb") as f:
         np.savez_compressed(
             f,
@@ -87,8 +90,45 @@ def export_fast(
             "created_at": created,
             "features": str(meta["features"]),
             "languages": "en,zh,de,ko",
-        },
+        }
+        | ({"distilled_from": str(meta["distilled_from"])} if meta.get("distilled_from") else {}),
     )
     out.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(proto, out)
     return out
+
+
+def artefact_from_onnx(model_path: Path = FAST_PATH, out: Path = FAST_ARTEFACT) -> Path:
+    """Rebuild the training artefact from a fast model's ONNX file (its weights and metadata).
+
+    ``export_fast`` of the result computes the same scores: the graph holds the weights as the
+    float16 the training-time model was rounded to. This lets ``flagstream model calibrate``
+    re-choose the shipped model's points on a fresh checkout, where models/build/ is empty.
+    """
+    from onnx import numpy_helper  # noqa: PLC0415
+
+    proto = onnx.load(str(model_path))
+    tensors = {t.name: numpy_helper.to_array(t) for t in proto.graph.initializer}
+    meta = {
+        p.key.removeprefix(META_PREFIX): p.value
+        for p in proto.metadata_props
+        if p.key.startswith(META_PREFIX)
+    }
+    if "W" not in tensors or "b" not in tensors or "features" not in meta:
+        raise ValueError(f"{model_path}: not a flagstream fast model (no W, b or features)")
+    config = FeatureConfig.from_meta(meta["features"])
+    model = LinearModel(
+        config,
+        tensors["W"].astype(np.float32),
+        tensors["b"].reshape(-1).astype(np.float32),
+    )
+    return save_artefact(
+        model,
+        orjson.loads(meta["thresholds"]),
+        meta["data_fingerprint"],
+        meta["datasets"].split(","),
+        out,
+        block=orjson.loads(meta.get("block_thresholds", "{}")),
+        script_points=orjson.loads(meta.get("script_points", "{}")),
+        distilled=meta.get("distilled_from"),
+    )

@@ -104,3 +104,59 @@ def train_linear(
             )
     weights = weights.astype(WEIGHT_DTYPE).astype(np.float32)
     return LinearModel(config, weights, bias)
+
+
+def train_soft(
+    texts: Sequence[str],
+    targets: npt.NDArray[np.float32],
+    config: FeatureConfig,
+    *,
+    c: float | Sequence[float] = 4.0,
+    positive_weight: float | Sequence[float] = 1.0,
+    mask: npt.NDArray[np.bool_] | None = None,
+    max_iter: int = 300,
+    log: bool = True,
+    x: sp.csr_matrix | None = None,
+) -> LinearModel:
+    """The same model as :func:`train_linear`, fitted to soft targets in ``[0, 1]``.
+
+    Minimises, for every label ``j`` at once, ``sum_i mask_ij * CE(t_ij, sigmoid(x_i W_j + b_j))
+    + |W_j|^2 / (2 C_j)`` with L-BFGS, the cross-entropy's positive part weighted by
+    ``positive_weight[j]`` and the bias not regularised (liblinear cannot take a soft target
+    without doubling every row). With 0/1 targets it is an ordinary weighted logistic regression.
+    """
+    from scipy.optimize import minimize  # noqa: PLC0415 - training-only
+
+    x = design_matrix(texts, config) if x is None else x
+    n_labels = targets.shape[1]
+    d = x.shape[1]
+    t = np.clip(targets.astype(np.float64), 0.0, 1.0)
+    m = np.ones_like(t) if mask is None else mask.astype(np.float64)
+    inv_c = 1.0 / np.asarray(_per_label(c, n_labels), dtype=np.float64)
+    pw = np.asarray(_per_label(positive_weight, n_labels), dtype=np.float64)
+    slope = m * (pw * t + 1.0 - t)  # d loss / d logit = slope * p - offset
+    offset = m * pw * t
+    xt = x.T.tocsr()
+
+    def objective(theta: npt.NDArray[np.float64]) -> tuple[float, npt.NDArray[np.float64]]:
+        w = theta[: d * n_labels].reshape(d, n_labels)
+        z = x @ w + theta[d * n_labels :]
+        softplus = np.logaddexp(0.0, z)  # -log(1 - p); -log p = softplus - z
+        loss = float((m * (pw * t * (softplus - z) + (1.0 - t) * softplus)).sum())
+        loss += 0.5 * float(((w * w).sum(axis=0) * inv_c).sum())
+        g = slope / (1.0 + np.exp(-z)) - offset
+        return loss, np.concatenate([(xt @ g + w * inv_c).ravel(), g.sum(axis=0)])
+
+    result = minimize(
+        objective,
+        np.zeros(d * n_labels + n_labels),
+        jac=True,
+        method="L-BFGS-B",
+        options={"maxiter": max_iter, "maxcor": 20, "gtol": 1e-6},
+    )
+    if log:
+        print(f"  soft targets, L-BFGS: {result.nit} iterations ({result.message})", flush=True)
+    weights = np.zeros((config.buckets + 1, n_labels), dtype=np.float32)
+    weights[:-1] = result.x[: d * n_labels].reshape(d, n_labels)
+    weights = weights.astype(WEIGHT_DTYPE).astype(np.float32)
+    return LinearModel(config, weights, result.x[d * n_labels :].astype(np.float32))

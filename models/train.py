@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from models.calibrate import (
+    JOINT_REVIEW_FPR,
     OperatingPoint,
     flagged_share,
     operating_points,
@@ -16,8 +17,9 @@ from models.calibrate import (
     script_operating_points,
 )
 from models.data import LABELS, Corpus, Example, build_corpus, hash_split, normalise
+from models.distil import ALPHA, soft_targets, teacher_scores
 from models.export import FAST_ARTEFACT, save_artefact
-from models.fast import LinearModel, train_linear
+from models.fast import LinearModel, train_linear, train_soft
 from streams.features import FeatureConfig
 
 # Inverse regularisation and positive-class weight per label (spam, scam, toxic, hate), chosen
@@ -76,9 +78,16 @@ def train_fast(
     train_sets: tuple[str, ...] | None = None,
     config: FeatureConfig | None = None,
     artefact: Path = FAST_ARTEFACT,
+    teacher: Path | None = None,
+    alpha: float = ALPHA,
     log: bool = True,
 ) -> TrainResult:
-    """Train, calibrate on dev and save the artefact that ``export`` turns into ONNX."""
+    """Train, calibrate on dev and save the artefact that ``export`` turns into ONNX.
+
+    With ``teacher`` (an encoder tier's ONNX file) the model is distilled from it: its targets
+    mix each known gold label with the teacher's score (``alpha`` on gold) and take the teacher's
+    score where the row's set does not annotate the label (:mod:`models.distil`).
+    """
     start = time.perf_counter()
     np.random.seed(seed)
     corpus = build_corpus(data_dir, train_sets=train_sets)
@@ -95,17 +104,36 @@ def train_fast(
             flush=True,
         )
     config = config or FeatureConfig()
-    model = train_linear(
-        [e.text for e in train],
-        label_matrix(train),
-        config,
-        c=C_PER_LABEL,
-        positive_weight=POSITIVE_WEIGHT,
-        seed=seed,
-        log=log,
-    )
+    texts = [e.text for e in train]
+    if teacher is None:
+        model = train_linear(
+            texts,
+            label_matrix(train),
+            config,
+            c=C_PER_LABEL,
+            positive_weight=POSITIVE_WEIGHT,
+            seed=seed,
+            log=log,
+        )
+    else:
+        scores = teacher_scores(texts, teacher, log=print if log else None)
+        model = train_soft(
+            texts,
+            soft_targets(label_matrix(train), scores, alpha),
+            config,
+            c=C_PER_LABEL,
+            positive_weight=POSITIVE_WEIGHT,
+            log=log,
+        )
     fingerprint = corpus.fingerprint if sample is None else f"{corpus.fingerprint}-sample{sample}"
-    points = calibrate_artefact(model, dev, fingerprint, list(corpus.datasets), artefact, log=log)
+    distilled = None
+    if teacher is not None:
+        from streams.model import load_model  # noqa: PLC0415
+
+        distilled = f"{teacher.name} sha256 {load_model(teacher).sha256[:16]}, alpha {alpha}"
+    points = calibrate_artefact(
+        model, dev, fingerprint, list(corpus.datasets), artefact, log=log, distilled=distilled
+    )
     return TrainResult(model, points, corpus, time.perf_counter() - start)
 
 
@@ -117,6 +145,7 @@ def calibrate_artefact(
     artefact: Path = FAST_ARTEFACT,
     *,
     log: bool = True,
+    distilled: str | None = None,
 ) -> list[OperatingPoint]:
     """Score ``dev``, choose the operating points (and each script group's), save the artefact."""
     dev_scores = model.predict([e.text for e in dev])
@@ -129,6 +158,7 @@ def calibrate_artefact(
         artefact,
         block={p.label: p.block.threshold for p in points},
         script_points=dev_script_points(dev_scores, dev, points, log=log),
+        distilled=distilled,
     )
     return points
 
@@ -145,7 +175,11 @@ def recalibrate_fast(data_dir: Path, artefact: Path = FAST_ARTEFACT, *, log: boo
             f"{corpus.fingerprint}: retrain (`flagstream model train`) instead"
         )
     dev = [e for e in corpus.dev if e.dataset in corpus.datasets]
-    calibrate_artefact(model, dev, corpus.fingerprint, list(corpus.datasets), artefact, log=log)
+    distilled = meta.get("distilled_from")
+    calibrate_artefact(
+        model, dev, corpus.fingerprint, list(corpus.datasets), artefact, log=log,
+        distilled=str(distilled) if distilled else None,
+    )  # fmt: skip
 
 
 def dev_operating_points(
@@ -161,6 +195,7 @@ def dev_operating_points(
         np.array([e.dataset for e in dev]),
         general,
         langs,
+        joint_review_fpr=JOINT_REVIEW_FPR,
     )
     if log:
         for p in points:

@@ -65,6 +65,14 @@ def model() -> None:
     "interrupted run resumes from models/build/e5/finetune.ckpt).",
 )
 @click.option("--fast/--no-fast", default=True, show_default=True, help="Train the fast model.")
+@click.option(
+    "--teacher/--no-teacher",
+    default=False,
+    show_default=True,
+    help="Distil the fast model from the encoder tier (its scores on every training text, "
+    "~10 min on two cores, cached in models/build/teacher/). Measured and not kept: "
+    "docs/model.md, 'Distilling the encoder into the fast tier'.",
+)
 def train(
     data_dir: Path,
     seed: int,
@@ -73,8 +81,24 @@ def train(
     do_export: bool,
     encoder: bool,
     fast: bool,
+    teacher: bool,
 ) -> None:
-    """Train the fast model on the shippable sets, calibrate thresholds, export it."""
+    """Train the fast model on the shippable sets, calibrate thresholds, export it.
+
+    With --encoder the encoder tier is built first, so that the fast model learns from it.
+    """
+    variant = "research" if research else ("sample" if sample is not None else "")
+    encoder_file: Path | None = None
+    if encoder:
+        # torch/transformers live in the 'accurate' extra
+        with needs_source("models", extra="accurate"):
+            from models.encoder import ENCODER_PATH, build_encoder_model  # noqa: PLC0415
+            from models.export import BUILD_DIR  # noqa: PLC0415
+
+            # like the fast model, a sample build never overwrites the shipped file
+            target = BUILD_DIR / "flagstream-encoder.sample.onnx" if sample else ENCODER_PATH
+            encoder_file = build_encoder_model(data_dir, seed=seed, sample=sample, out=target)
+            click.echo(f"built {encoder_file}")
     with needs_source("models", extra="train"):
         from models.data import DATASETS  # noqa: PLC0415 - training deps load only when run
         from models.export import (  # noqa: PLC0415 - training deps load only when run
@@ -86,26 +110,24 @@ def train(
 
         sets = tuple(DATASETS) if research else None
         # a research or sample model never overwrites the shipped model or its artefact
-        variant = "research" if research else ("sample" if sample is not None else "")
         artefact = FAST_ARTEFACT.with_suffix(f".{variant}.npz") if variant else FAST_ARTEFACT
         if fast:
+            from models.encoder import ENCODER_PATH  # noqa: PLC0415
+
+            source = encoder_file or ENCODER_PATH
+            if teacher and not source.exists():
+                raise click.ClickException(
+                    f"{source} is missing: the fast model is distilled from the encoder tier; "
+                    "build it first (--encoder) or train on gold labels alone (--no-teacher)"
+                )
             result = train_fast(
-                data_dir, seed=seed, sample=sample, train_sets=sets, artefact=artefact
-            )
+                data_dir, seed=seed, sample=sample, train_sets=sets, artefact=artefact,
+                teacher=source if teacher else None,
+            )  # fmt: skip
             click.echo(f"trained in {result.seconds:.0f} s")
             if do_export:
                 out = FAST_ARTEFACT.with_suffix(f".{variant}.onnx") if variant else FAST_PATH
                 click.echo(f"exported {export_fast(artefact, out=out)}")
-    if encoder:
-        # torch/transformers live in the 'accurate' extra
-        with needs_source("models", extra="accurate"):
-            from models.encoder import ENCODER_PATH, build_encoder_model  # noqa: PLC0415
-            from models.export import BUILD_DIR  # noqa: PLC0415
-
-            # like the fast model, a sample build never overwrites the shipped file
-            target = BUILD_DIR / "flagstream-encoder.sample.onnx" if sample else ENCODER_PATH
-            built = build_encoder_model(data_dir, seed=seed, sample=sample, out=target)
-            click.echo(f"built {built}")
     if not variant and do_export:
         with needs_source("models", extra="train"):
             _recalibrate_cascade(data_dir)
@@ -172,19 +194,24 @@ def calibrate(data_dir: Path, cascade: bool) -> None:
     """Re-choose the operating points of the trained models on dev, without retraining.
 
     The fast model's review and block points and each script group's (streams/calibration.py)
-    are chosen again on every dev row from its training artefact (models/build/fast-linear.npz)
+    are chosen again on every dev row from its training artefact (models/build/fast-linear.npz,
+    rebuilt from the shipped ONNX file when missing)
     and the shipped file is re-exported; then the cascade's, on the calibration rows, from the
     encoder's saved int8 dev scores. Run it after changing the rules in models/calibrate.py.
     """
     with needs_source("models", extra="train"):
-        from models.export import FAST_ARTEFACT, FAST_PATH, export_fast  # noqa: PLC0415
+        from models.export import (  # noqa: PLC0415 - training deps
+            FAST_ARTEFACT,
+            FAST_PATH,
+            artefact_from_onnx,
+            export_fast,
+        )
         from models.train import recalibrate_fast  # noqa: PLC0415 - training deps
 
         if not FAST_ARTEFACT.exists():
-            raise click.ClickException(
-                f"{FAST_ARTEFACT} is missing: the fast model's training artefact is built by "
-                "`flagstream model train` (it is not in git)"
-            )
+            # a fresh checkout: the shipped file holds the weights (models/build/ is not in git)
+            click.echo(f"{FAST_ARTEFACT} is missing: rebuilt from {FAST_PATH}")
+            artefact_from_onnx(FAST_PATH, FAST_ARTEFACT)
         try:
             recalibrate_fast(data_dir, FAST_ARTEFACT)
         except RuntimeError as exc:

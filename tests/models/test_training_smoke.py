@@ -19,7 +19,7 @@ pytest.importorskip("sklearn", reason="training tests need the 'train' extra")
 from models.card import render
 from models.data import LABELS, Corpus, build_corpus, load_raw, normalise
 from models.evaluate import evaluate
-from models.export import export_fast
+from models.export import artefact_from_onnx, export_fast
 from models.report import CARD_PATH, gaps
 from models.train import TrainResult, train_fast
 from streams.features import FeatureConfig
@@ -97,6 +97,18 @@ def test_exported_metadata(smoke: tuple[TrainResult, Path]) -> None:
     assert model.data_fingerprint.endswith("-sample0.04")
     assert model.thresholds == {p.label: p.review.threshold for p in result.points}
     assert model.block_thresholds == {p.label: p.block.threshold for p in result.points}
+
+
+def test_the_artefact_is_rebuilt_from_the_onnx_file(
+    tmp_path: Path, smoke: tuple[TrainResult, Path], corpus: Corpus
+) -> None:
+    """`flagstream model calibrate` on a fresh checkout starts from the shipped file alone."""
+    _, path = smoke
+    artefact = artefact_from_onnx(path, tmp_path / "rebuilt.npz")
+    again = export_fast(artefact, tmp_path / "again.onnx", created_at="2026-01-01T00:00:00+00:00")
+    texts = [e.text for e in corpus.dev[:300]]
+    np.testing.assert_array_equal(load_model(again).score(texts), load_model(path).score(texts))
+    assert again.read_bytes() == path.read_bytes()
 
 
 def test_training_is_deterministic(tmp_path: Path, smoke: tuple[TrainResult, Path]) -> None:

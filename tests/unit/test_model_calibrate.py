@@ -101,3 +101,46 @@ def test_language_fpr_and_flagged_share() -> None:
     assert curves["zh"][k] == pytest.approx(0.004)
     share = flagged_share(scores[general], np.array([0.5], dtype=np.float32), langs[general])
     assert share == pytest.approx({"en": 0.02, "zh": 0.004})
+
+
+def test_spare_budget_lowers_a_budget_bound_point_to_the_joint_bound() -> None:
+    # the toxic budget (1%) holds the point at 0.61; a 3% joint bound lets it fall to 0.31,
+    # where set "a"'s negatives (at 0.3) would break the precision target
+    review, _ = _points(
+        review_fpr={"toxic": 0.01}, block_fpr={"toxic": 0.01}, joint_review_fpr=0.03
+    )
+    assert review.threshold == pytest.approx(0.31)
+    assert review.precision == 1.0
+    assert review.benign_fpr == pytest.approx(0.02)
+    # a joint bound the budget already spends moves nothing
+    same, _ = _points(review_fpr={"toxic": 0.01}, block_fpr={"toxic": 0.01}, joint_review_fpr=0.01)
+    assert same.threshold == pytest.approx(0.61)
+
+
+def test_spare_budget_counts_every_labels_flags() -> None:
+    """Another label already flags 1.5% of English: toxic may not add its 2% under a 3% bound."""
+    scores, labels, groups, general, langs = _data()
+    other = np.full(len(scores), 0.05, dtype=np.float32)
+    other[:100] = 0.97  # set "a"'s positives for this label too
+    other[1200 - 15 : 1200] = 0.96  # 15 English everyday rows that flag only this label
+    both = np.concatenate([scores, other[:, None]], axis=1)
+    points = operating_points(
+        both,
+        np.concatenate([labels, labels], axis=1),
+        ("toxic", "hate"),
+        groups,
+        general,
+        langs,
+        review_fpr={"toxic": 0.01, "hate": 0.02},
+        block_fpr={"toxic": 0.01, "hate": 0.02},
+        targets={"toxic": 0.9, "hate": 0.9},
+        joint_review_fpr=0.03,
+    )
+    toxic, hate = (p.review for p in points)
+    assert toxic.threshold == pytest.approx(0.61)
+    # the other label's own point: the lowest threshold above its negatives (0.05)
+    assert hate.threshold == pytest.approx(0.06)
+    share = flagged_share(
+        both[general], np.array([toxic.threshold, hate.threshold], dtype=np.float32), langs[general]
+    )
+    assert max(share.values()) <= 0.03
