@@ -242,7 +242,9 @@ class Pipeline:
                     payload["signal"] = match.as_json()
                 if networks is not None and features is not None:
                     flag_labels[i] = hit
-                    if (campaign := features.campaign_ids[i]) is not None:
+                    # a listed event's campaign is its signal's, once that is active
+                    campaign = networks.active.for_signal(match, features.campaign_ids[i])
+                    if campaign is not None:
                         payload["campaign_id"] = campaign
                         networks.flagged_in_campaign += 1
                     author = networks.author_key(str(ev.body["author"]["id"]))
@@ -266,7 +268,7 @@ class Pipeline:
                 outputs.append(out)
         if features is not None:
             assert networks is not None
-            outputs.extend(networks.outputs(good, features, flag_labels))
+            outputs.extend(networks.outputs(good, features, flag_labels, matches))
         return BatchResult(
             outputs,
             reasons,

@@ -1,12 +1,14 @@
-"""Campaign detection: K or more distinct authors posting near-duplicates, or sharing one
-indicator, within a window of W seconds. Pure: no Kafka, no Faust; the worker gives it a Faust
+"""Campaign detection: K or more distinct authors posting near-duplicates, sharing one
+indicator, or matching one signal of a signal list, within a window of W seconds. Pure: no Kafka, no Faust; the worker gives it a Faust
 table as its ``store`` (a changelog-backed mapping) and publishes what it returns.
 
 State in ``store`` (:func:`encode_group`: a JSON document, then the raw exemplar signatures):
 
 - ``i:<indicator key>``: the group of events that carry the indicator;
 - ``n:<campaign id>``: a near-duplicate cluster: its exemplar signatures (the founder and up to
-  ``exemplars - 1`` distinct later variants) and its members.
+  ``exemplars - 1`` distinct later variants) and its members;
+- ``s:<signal key>``: the events that matched one signal of a signal list (the key
+  ``<list>|<kind>|<value>``, ``signals.py``): a ``signal_list`` campaign at K authors.
 
 A text that shares no cluster is a *singleton* (``singletons.py``: numpy arrays, in memory
 only); a stored cluster is founded when a second distinct author posts a near-duplicate of a
@@ -50,6 +52,9 @@ SIGNAL_LIST: Final = "signal_list"
 KINDS: Final = (NEAR_DUPLICATE, SHARED_INDICATOR, SIGNAL_LIST)
 
 _SAMPLE_CHARS: Final = 280
+#: store key prefixes of the groups this tracker owns (``a:`` are actors.py's)
+GROUP_PREFIXES: Final = ("n:", "i:", "s:")
+SIGNAL_INDICATOR: Final = "signal"  # the ``type`` of a signal_list campaign's indicator
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +138,7 @@ class Observation:
     signature: npt.NDArray[np.uint32] | None = None  # set where the near-duplicate state lives
     indicators: tuple[tuple[str, str], ...] = ()  # (type, value) routed to this state
     actor: bool = False  # routed to its author's partition: count its flags (actors.py)
+    signal: str = ""  # the key of the signal-list signal it matched, routed to that group
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"e": self.event_id, "a": self.author_id, "t": self.ts}
@@ -146,6 +152,8 @@ class Observation:
             out["i"] = [list(i) for i in self.indicators]
         if self.actor:
             out["r"] = 1
+        if self.signal:
+            out["g"] = self.signal
         return out
 
     @classmethod
@@ -160,6 +168,7 @@ class Observation:
             decode_signature(sig) if sig else None,
             tuple((str(t), str(v)) for t, v in raw.get("i", ())),
             bool(raw.get("r")),
+            str(raw.get("g", "")),
         )
 
 
@@ -252,7 +261,7 @@ class CampaignTracker:
         self._forget_decoded()  # the store may have changed under them (a recovery)
         self.singletons.clear()  # in memory only: lost with the process (see the docstring)
         for key, raw in list(self.store.items()):
-            if not key.startswith(("n:", "i:")):
+            if not key.startswith(GROUP_PREFIXES):
                 continue  # another tracker's (actors.py)
             data = self.decode(raw)
             self._expiry.append((float(data["last_seen"]), key))
@@ -383,6 +392,15 @@ class CampaignTracker:
                 )
                 if [itype, value] not in group.data["indicators"]:
                     group.data["indicators"].append([itype, value])
+                self._add(group, obs)
+                touched[key] = group
+            if obs.signal:
+                key = f"s:{obs.signal}"
+                group = self._load(key, cache) or cache.setdefault(
+                    key, _Group.new(campaign_id(SIGNAL_LIST, obs.signal), SIGNAL_LIST, obs)
+                )
+                if not group.data["indicators"]:
+                    group.data["indicators"].append([SIGNAL_INDICATOR, obs.signal])
                 self._add(group, obs)
                 touched[key] = group
         out: list[dict[str, Any]] = []
@@ -558,7 +576,7 @@ class CampaignTracker:
             "authors_in_window": recent,
             "event_ids": [m[0] for m in members],
             "event_count": data["event_count"],
-            "indicators": [{"type": t, "value": v} for t, v in data["indicators"]],
+            "indicators": [indicator_json(t, v) for t, v in data["indicators"]],
             "labels": dict(sorted(data["labels"].items())),
             "first_seen": data["first_seen"],
             "last_seen": data["last_seen"],
@@ -592,6 +610,15 @@ class CampaignTracker:
                     if self._index.get(band) == key:
                         del self._index[band]
         return removed
+
+
+def indicator_json(itype: str, value: str) -> dict[str, str]:
+    """A record's indicator; a signal_list campaign's names its signal as signals are named
+    (docs/networks.md, "Signal lists"): the signal's key as ``value``, its list and kind."""
+    if itype != SIGNAL_INDICATOR:
+        return {"type": itype, "value": value}
+    name, kind, _value = value.split("|", 2)
+    return {"type": itype, "value": value, "list": name, "kind": kind}
 
 
 def members_of(record: dict[str, Any]) -> Sequence[str]:

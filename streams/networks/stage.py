@@ -36,6 +36,7 @@ from streams.metrics import NetworkMetrics
 from streams.networks.actors import ActorTracker
 from streams.networks.campaigns import (
     NEAR_DUPLICATE,
+    SIGNAL_LIST,
     CampaignConfig,
     CampaignTracker,
 )
@@ -138,6 +139,7 @@ class CampaignStage:
         self.tracker.rebuild()
         self.active.by_band.clear()
         self.active.by_indicator.clear()
+        self.active.by_signal.clear()
         self.active.kinds.clear()
         self.active.labels.clear()
         self.active.actors.clear()
@@ -172,6 +174,8 @@ class CampaignStage:
             by_band = self.active.by_band
             for band in hasher.band_keys(full.astype(np.uint32)).ravel().tolist():
                 by_band[band] = cid
+        elif data["kind"] == SIGNAL_LIST:
+            self.active.by_signal[key[2:]] = cid
         else:
             self.active.by_indicator[key[2:]] = cid
 

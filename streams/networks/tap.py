@@ -6,6 +6,9 @@ The outputs are the batch's *observations*, bundled per partition of the campaig
 repartition topic so that what must meet meets in one worker whatever the input is keyed by:
 
 - each shared-indicator candidate goes to the partition of its indicator (``crc32 % N``);
+- an event that matched a signal-list signal goes to the partition of the signal's key
+  (``crc32("s:<list>|<kind>|<value>") % N``), and what the signal matched (the text, or the
+  indicator) is grouped there only: not again as a near duplicate or a shared indicator;
 - the near-duplicate signature of every event goes to one partition, that of the key
   ``near_duplicate``: near-duplicates share *some* LSH band, not a known one, so all bands of
   a text must be compared in one place (docs/networks.md: the cost, and how to shard further).
@@ -20,7 +23,7 @@ from __future__ import annotations
 
 import time
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -34,6 +37,8 @@ from streams.networks.actors import DAY_S, ActorStanding, decayed
 from streams.networks.campaigns import Observation
 from streams.networks.indicators import Indicator, IndicatorExtractor
 from streams.networks.minhash import MinHasher
+from streams.networks.signals import INDICATOR
+from streams.networks.signals_index import SignalMatch
 from streams.policy import Escalation
 from streams.publish import InMessage, OutMessage
 from streams.settings import Settings
@@ -76,11 +81,12 @@ class ActiveCampaigns:
     under the GIL (no iteration).
     """
 
-    __slots__ = ("actors", "by_band", "by_indicator", "kinds", "labels")
+    __slots__ = ("actors", "by_band", "by_indicator", "by_signal", "kinds", "labels")
 
     def __init__(self) -> None:
         self.by_band: dict[int, str] = {}
         self.by_indicator: dict[str, str] = {}
+        self.by_signal: dict[str, str] = {}  # signal key -> its signal_list campaign
         self.kinds: dict[str, str] = {}  # campaign id -> kind
         self.labels: dict[str, dict[str, int]] = {}  # campaign id -> flagged members per label
         #: author id -> standing (decayed flags) of the authors this process counts
@@ -106,6 +112,13 @@ class ActiveCampaigns:
                 if found is not None:
                     return found
         return None
+
+    def for_signal(self, match: SignalMatch | None, found: str | None) -> str | None:
+        """The campaign of an event that matched ``match``: its signal's campaign once active,
+        else ``found`` (what :meth:`lookup` gave)."""
+        if match is None:
+            return found
+        return self.by_signal.get(match.signal.key, found)
 
     def __len__(self) -> int:
         return len(self.kinds)
@@ -203,20 +216,38 @@ class NetworkTap:
         good: Sequence[tuple[InMessage, Event]],
         features: BatchFeatures,
         labels: dict[int, list[str]],
+        matches: Mapping[int, SignalMatch] | None = None,
     ) -> list[OutMessage]:
-        """The batch's observations, one bundle (or a few, if large) per stage partition."""
+        """The batch's observations, one bundle (or a few, if large) per stage partition.
+
+        ``matches`` are the batch's signal-list matches (``Pipeline``): each goes to its
+        signal's group, and what it matched is not grouped a second time (the text as a near
+        duplicate, the indicator as shared), so that a listed script is one campaign.
+        """
         n = self.partitions
         nd = self.near_duplicate_partition
         types = self._types
         per_partition: list[list[dict[str, Any]]] = [[] for _ in range(n)]
         sigs, has = features.signatures, features.has_signature
+        matches = matches or {}
         for i, (_msg, ev) in enumerate(good):
             routed: dict[int, list[tuple[str, str]]] = {}
+            match = matches.get(i)
+            signal, matched_indicator, text_matched = "", "", False
+            if match is not None:
+                signal = match.signal.key
+                if match.signal.kind == INDICATOR:
+                    matched_indicator = match.matched
+                else:
+                    text_matched = True
             for ind in features.indicators[i]:
-                if ind.type in types:
+                if ind.type in types and ind.key != matched_indicator:
                     routed.setdefault(partition_of(ind.key, n), []).append((ind.type, ind.value))
-            if has[i]:
+            if has[i] and not text_matched:
                 routed.setdefault(nd, [])
+            signal_partition = partition_of(f"s:{signal}", n) if signal else -1
+            if signal:
+                routed.setdefault(signal_partition, [])
             hit = tuple(labels.get(i, ()))
             author = self.author_key(str(ev.body.get("author", {}).get("id", "")))
             actor_partition = partition_of(f"a:{author}", n) if hit else -1
@@ -232,9 +263,10 @@ class NetworkTap:
                         ev.created_at,
                         hit,
                         ev.text,
-                        sigs[i] if p == nd and has[i] else None,
+                        sigs[i] if p == nd and has[i] and not text_matched else None,
                         tuple(inds),
                         p == actor_partition,
+                        signal if p == signal_partition else "",
                     ).to_json()
                 )
         out: list[OutMessage] = []

@@ -5,7 +5,8 @@ authors, on the real broker, one worker with the shipped models.
   the order of its sentences);
 - ``phone``: 25 authors posting *different* texts that share one phone number;
 - ``listed``: a Chinese prize scam a partner listed (imported with ``flagstream signals import``),
-  posted by 20 authors in variants.
+  posted by 20 authors in variants: a ``signal_list`` campaign, which ``flagstream tail
+  --campaigns`` prints.
 
 Each must be reported on the campaigns topic within 30 s of its K-th member being *produced*
 (acknowledged by the broker), with >= 90 % of its members attributed and >= 95 % of the
@@ -530,6 +531,27 @@ def test_three_campaigns_are_found_live_in_a_50k_firehose(
             assert best.attributed >= 0.9, (name, best)
             assert best.precision >= 0.95, (name, best)
         assert found["scam"].kind == "near_duplicate"
+        assert found["listed"].kind == "signal_list", found["listed"].record
+        (listed_signal,) = found["listed"].record["indicators"]
+        assert listed_signal["type"] == "signal"
+        assert (listed_signal["list"], listed_signal["kind"]) == ("partner-zh", "text_near")
+        shown = subprocess.run(
+            [*FLAGSTREAM, "tail", "--campaigns", "--from-beginning", "--timeout", "5"],
+            env={
+                **os.environ,
+                "FLAGSTREAM_BOOTSTRAP": kafka_bootstrap,
+                "FLAGSTREAM_CAMPAIGN_TOPIC": env["FLAGSTREAM_CAMPAIGN_TOPIC"],
+            },
+            capture_output=True,
+            text=True,
+            timeout=HANG_S,
+            check=True,
+        ).stdout
+        lines = [ln for ln in shown.splitlines() if found["listed"].campaign_id in ln]
+        assert lines, shown[-2000:]
+        assert "SIGNAL_LIST" in lines[-1]
+        assert "signal=partner-zh|text_near|" in lines[-1]
+        print(f"tail --campaigns: {lines[-1][:160]}")
         assert found["phone"].kind == "shared_indicator"
         assert found["phone"].record["indicators"] == [{"type": "phone", "value": PHONE}]
         assert found["scam"].record["labels"].get("scam"), found["scam"].record
