@@ -319,6 +319,27 @@ class Settings(BaseSettings):
         le=1,
         description="Estimated Jaccard similarity (MinHash) a text needs to join a cluster.",
     )
+    campaign_republish_growth: float = Field(
+        0.25,
+        ge=0,
+        le=100,
+        description=(
+            "A campaign is published when it crosses K and again when its authors in the window "
+            "have grown by this share since its last record (0.25: 25 % more; 0: at every "
+            "growth), when campaign_republish_interval_s has passed, or when a label first "
+            'appears among its members (docs/networks.md, "Re-publishing").'
+        ),
+    )
+    campaign_republish_interval_s: float = Field(
+        30.0,
+        ge=0,
+        le=86_400,
+        description=(
+            "A campaign with new authors is published again once this many seconds (event "
+            "time) have passed since its last record, however little it grew (0: at every "
+            "growth)."
+        ),
+    )
     campaign_partitions: int = Field(
         4,
         ge=1,

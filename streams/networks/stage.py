@@ -50,6 +50,8 @@ CE_TYPE_CAMPAIGN: Final = b"io.flagstream.networks.campaign.v1"
 CE_DATASCHEMA_CAMPAIGN: Final = b"urn:flagstream:schema:campaign:v1"
 TABLE_NAME: Final = "networks-campaigns"
 GAUGE_INTERVAL_S: Final = 5.0
+#: held-back growth of a campaign that stopped growing is published within two of these
+FLUSH_INTERVAL_S: Final = 5.0
 
 
 def campaign_config(settings: Settings) -> CampaignConfig:
@@ -57,6 +59,8 @@ def campaign_config(settings: Settings) -> CampaignConfig:
         min_authors=settings.campaign_min_authors,
         window_s=settings.campaign_window_s,
         similarity=settings.campaign_similarity,
+        republish_growth=settings.campaign_republish_growth,
+        republish_interval_s=settings.campaign_republish_interval_s,
     )
 
 
@@ -191,6 +195,23 @@ class CampaignStage:
         for author in self.actors.expire():
             self.active.actors.pop(author, None)
         metrics = self.metrics
+        for kind, added in self.tracker.take_added().items():  # published or held back
+            metrics.campaign_members.labels(kind).inc(added)
+        await self._publish(records)
+        if observations:
+            newest = max(o.ts for o in observations)
+            self.metrics.stage_delay.set(max(time.time() - newest, 0.0))
+        self.metrics.stage_seconds.observe(time.perf_counter() - started)
+
+    async def flush(self) -> None:
+        """Publish the campaigns whose growth was held back and that stopped growing
+        (``CampaignTracker.flush``); called on a timer, between bundles."""
+        if self._needs_rebuild:
+            return
+        await self._publish(self.tracker.flush())
+
+    async def _publish(self, records: list[dict[str, Any]]) -> None:
+        metrics = self.metrics
         pending = []
         for record in records:
             key = record["_key"]
@@ -200,7 +221,6 @@ class CampaignStage:
             kind = record["kind"]
             if record["_new"]:
                 metrics.campaigns_detected.labels(kind).inc()
-            metrics.campaign_members.labels(kind).inc(record["_added"])
             fut = await self.app.producer.send(
                 self.settings.campaign_topic,
                 record["campaign_id"].encode(),
@@ -215,10 +235,6 @@ class CampaignStage:
         for kind, fut in pending:
             await fut
             metrics.campaign_records.labels(kind).inc()
-        if observations:
-            newest = max(o.ts for o in observations)
-            self.metrics.stage_delay.set(max(time.time() - newest, 0.0))
-        self.metrics.stage_seconds.observe(time.perf_counter() - started)
 
     def update_gauges(self) -> None:
         m = self.metrics
@@ -317,5 +333,9 @@ def register_campaign_stage(
     @app.timer(GAUGE_INTERVAL_S)
     async def campaign_gauges() -> None:
         stage.update_gauges()
+
+    @app.timer(FLUSH_INTERVAL_S)
+    async def campaign_flush() -> None:
+        await stage.flush()
 
     return stage

@@ -393,6 +393,18 @@ def best_match(records: list[tuple[float, dict[str, Any]]], truth: set[str]) -> 
     return best
 
 
+def _changelog_writes(bootstrap: str, group_id: str) -> int:
+    """Records written to the campaign table's changelog (every table write is one)."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    try:
+        topic = f"{group_id}-networks-campaigns-changelog"
+        parts = consumer.partitions_for_topic(topic) or set()
+        ends = consumer.end_offsets([TopicPartition(topic, p) for p in parts])
+        return int(sum(ends.values()))
+    finally:
+        consumer.close()
+
+
 def _import_signal(env: dict[str, str], tmp_path: Path) -> None:
     jsonl = tmp_path / "partner.jsonl"
     row = {"kind": "text_near", "text": LISTED, "label": "scam", "notes": "partner report"}
@@ -486,7 +498,8 @@ def test_three_campaigns_are_found_live_in_a_50k_firehose(
         print(
             f"{len(records):,} campaign records; the last one "
             f"{records[-1][0] - produced_at - produce_s:.1f} s after the last event was produced;"
-            f" changelog writes pending: up to {pending_max[0]:,.0f}"
+            f" changelog writes pending: up to {pending_max[0]:,.0f}; "
+            f"{_changelog_writes(kafka_bootstrap, env['FLAGSTREAM_GROUP_ID']):,} written"
         )
         found: dict[str, Found] = {}
         for name, campaign in campaigns.items():
