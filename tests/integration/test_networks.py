@@ -124,9 +124,6 @@ def test_campaigns_are_detected_live_and_survive_kill_9(
         "FLAGSTREAM_CAMPAIGNS_ENABLED": "1",
         "FLAGSTREAM_CAMPAIGN_MIN_AUTHORS": str(K),
         "FLAGSTREAM_CAMPAIGN_PARTITIONS": "2",
-        # every growth published: this test follows each campaign's exact member set across a
-        # kill -9 (the firehose test runs the default re-publishing rule)
-        "FLAGSTREAM_CAMPAIGN_REPUBLISH_GROWTH": "0",
     }
     topic = env["FLAGSTREAM_INPUT_TOPIC"]
     campaigns_topic = env["FLAGSTREAM_CAMPAIGN_TOPIC"]
