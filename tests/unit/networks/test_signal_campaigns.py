@@ -15,8 +15,8 @@ from streams.networks.campaigns import (
     campaign_id,
 )
 from streams.networks.signals import parse_signal
-from streams.networks.stage import publishable
-from streams.networks.tap import decode_bundle, partition_of
+from streams.networks.stage import CampaignStage, publishable
+from streams.networks.tap import ActiveCampaigns, decode_bundle, partition_of
 from streams.pipeline import Pipeline
 from streams.publish import InMessage
 from streams.settings import load_settings
@@ -140,3 +140,17 @@ def test_the_pipeline_hands_its_matches_to_the_tap() -> None:
     assert flagged["e9"]["campaign_id"] == record["campaign_id"]
     assert flagged["e9"]["decided_by"] == "signal-list:partner-zh"
     assert "campaign_id" not in flagged["e10"]  # its signal has no active campaign
+
+
+def test_the_stage_learns_an_active_signal_campaign_for_the_pipeline() -> None:
+    t = _tracker()
+    (record,) = t.observe([_listed(i, f"a{i}") for i in range(5)])
+    stage = CampaignStage.__new__(CampaignStage)  # no Faust app: only what _learn uses
+    stage.active, stage.tracker, stage._learned = ActiveCampaigns(), t, {}
+    data = t.group(record["_key"])
+    assert data is not None
+    stage._learn(record["_key"], data)
+    assert stage.active.by_signal == {KEY: record["campaign_id"]}
+    assert stage.active.kinds == {record["campaign_id"]: SIGNAL_LIST}
+    assert stage.active.labels[record["campaign_id"]] == {"scam": 5}
+    assert not stage.active.by_indicator  # not mistaken for a shared indicator
