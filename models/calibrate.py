@@ -84,6 +84,15 @@ def _weights(groups: npt.NDArray[np.str_]) -> npt.NDArray[np.float64]:
     return w
 
 
+def _precision_recall(
+    s: npt.NDArray[np.float32], y: npt.NDArray[np.bool_], w: npt.NDArray[np.float64], t: float
+) -> tuple[float, float]:
+    """Set-weighted precision and recall of ``s >= t``."""
+    pred = s >= t
+    tp = float(w[pred & y].sum())
+    return tp / max(float(w[pred].sum()), 1e-12), tp / max(float(w[y].sum()), 1e-12)
+
+
 def _choose(
     name: str,
     s: npt.NDArray[np.float32],
@@ -100,11 +109,8 @@ def _choose(
         return Threshold(name, float(GRID[last]), 0.0, 0.0, target, False, float(worst_fpr[last]))
     f1_best: tuple[float, int, float, float] = (-1.0, int(np.flatnonzero(allowed)[0]), 0.0, 0.0)
     for k in (int(i) for i in np.flatnonzero(allowed)):
-        pred = s >= GRID[k]
-        tp = float(w[pred & y].sum())
-        precision = tp / max(float(w[pred].sum()), 1e-12)
-        recall = tp / max(float(w[y].sum()), 1e-12)
-        if precision >= target and tp > 0:
+        precision, recall = _precision_recall(s, y, w, float(GRID[k]))
+        if precision >= target and recall > 0:
             return Threshold(
                 name, float(GRID[k]), precision, recall, target, True, float(worst_fpr[k])
             )
@@ -175,12 +181,6 @@ class _LabelRows(NamedTuple):
     worst: npt.NDArray[np.float64]
 
 
-def _precision_recall(rows: _LabelRows, t: float) -> tuple[float, float]:
-    pred = rows.s >= t
-    tp = float(rows.w[pred & rows.y].sum())
-    return tp / max(float(rows.w[pred].sum()), 1e-12), tp / max(float(rows.w[rows.y].sum()), 1e-12)
-
-
 def _spend_spare(
     reviews: list[Threshold],
     inputs: list[_LabelRows],
@@ -208,7 +208,7 @@ def _spend_spare(
             trial[j] = GRID[k - 1] if k > 0 else cut[j]
             if (
                 k == 0
-                or _precision_recall(inputs[j], float(trial[j]))[0] < reviews[j].target
+                or _precision_recall(*inputs[j][:3], float(trial[j]))[0] < reviews[j].target
                 or share(trial) > bound
             ):
                 moving.remove(j)
@@ -219,7 +219,7 @@ def _spend_spare(
         if cut[j] == r.threshold:
             out.append(r)
             continue
-        precision, recall = _precision_recall(inputs[j], float(cut[j]))
+        precision, recall = _precision_recall(*inputs[j][:3], float(cut[j]))
         k = int(np.searchsorted(GRID, cut[j] - 1e-9))
         out.append(
             Threshold(r.label, float(cut[j]), precision, recall, r.target, True,

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from models.data import Example
+from models.data import LABELS, Example
 from streams.classify import _align
 
 BANDS: tuple[tuple[float, float], ...] = (
@@ -131,21 +131,53 @@ def blend(
     return final.astype(np.float32), routed
 
 
+def cascade_entry(
+    fast_sha256: str,
+    fast: npt.NDArray[np.float32],
+    encoder: npt.NDArray[np.float32],
+    dev: Sequence[Example],
+    low: float,
+    high: float,
+    weight: float,
+    fingerprint: str,
+    *,
+    log: bool = True,
+) -> dict[str, object]:
+    """The cascade's metadata entry: points chosen on the blended scores of ``dev``.
+
+    Same rules as each tier's own (:mod:`models.calibrate`), applied to the blended scores the
+    service computes for this fast model (``fast_sha256``) and band.
+    """
+    from models.train import dev_operating_points, dev_script_points  # noqa: PLC0415
+
+    final, routed = blend(fast, encoder, low, high, weight)
+    if log:
+        print(f"cascade [{low}, {high}) weight {weight}: routed {routed.mean():.3f} of dev rows")
+    points = dev_operating_points(final, list(dev), log=log)
+    assert tuple(p.label for p in points) == LABELS
+    return {
+        "fast_sha256": fast_sha256,
+        "low": low,
+        "high": high,
+        "weight": weight,
+        "thresholds": {p.label: p.review.threshold for p in points},
+        "block_thresholds": {p.label: p.block.threshold for p in points},
+        "script_points": dev_script_points(final, list(dev), points, log=log),
+        "calibrated_on": f"{len(dev)} dev rows ({fingerprint})",
+    }
+
+
 def calibrate_cascade(
     low: float, high: float, weight: float = WEIGHT, data_dir: Path | None = None
 ) -> dict[str, object]:
-    """The cascade's operating points on the calibration dev rows, written into the encoder file.
-
-    Same rules as each tier's own (:mod:`models.calibrate`), applied to the blended scores the
-    service computes. Returns the metadata entry.
-    """
+    """The cascade's operating points on the calibration dev rows, written into the encoder file."""
+    import onnx  # noqa: PLC0415
     import orjson  # noqa: PLC0415
 
-    from models.data import LABELS, build_corpus  # noqa: PLC0415
+    from models.data import build_corpus  # noqa: PLC0415
     from models.encoder import ENCODER_PATH, calibration_rows  # noqa: PLC0415
     from models.export import BUILD_DIR, FAST_PATH  # noqa: PLC0415
     from models.onnx_io import write_metadata  # noqa: PLC0415
-    from models.train import dev_operating_points, dev_script_points  # noqa: PLC0415
     from streams.model import META_PREFIX, load_model  # noqa: PLC0415
 
     corpus = build_corpus(data_dir or Path(__file__).resolve().parents[2] / "shared" / "data")
@@ -153,23 +185,9 @@ def calibrate_cascade(
     fast_model = load_model(FAST_PATH)
     fast = fast_model.score([e.text[:1000] for e in dev])
     encoder = np.load(BUILD_DIR / f"{ENCODER_PATH.stem}-dev-scores.npz")["int8"]
-    final, routed = blend(fast, encoder, low, high, weight)
-    print(f"cascade [{low}, {high}) weight {weight}: routed {routed.mean():.3f} of dev rows")
-    points = dev_operating_points(final, dev)
-    script_points = dev_script_points(final, dev, points)
-    entry: dict[str, object] = {
-        "fast_sha256": fast_model.sha256,
-        "low": low,
-        "high": high,
-        "weight": weight,
-        "thresholds": {p.label: p.review.threshold for p in points},
-        "block_thresholds": {p.label: p.block.threshold for p in points},
-        "script_points": script_points,
-        "calibrated_on": f"{len(dev)} dev rows ({corpus.fingerprint})",
-    }
-    assert tuple(p.label for p in points) == LABELS
-    import onnx  # noqa: PLC0415
-
+    entry = cascade_entry(
+        fast_model.sha256, fast, encoder, dev, low, high, weight, corpus.fingerprint
+    )
     proto = onnx.load(str(ENCODER_PATH))
     meta = {
         p.key.removeprefix(META_PREFIX): p.value

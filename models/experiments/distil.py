@@ -65,29 +65,19 @@ def cascade_encoder(
     """A copy of the shipped encoder whose cascade points are calibrated for this student."""
     import orjson  # noqa: PLC0415
 
-    from models.cascade import WEIGHT, blend  # noqa: PLC0415
+    from models.cascade import WEIGHT, cascade_entry  # noqa: PLC0415
     from models.encoder import ENCODER_PATH  # noqa: PLC0415
-    from models.export import BUILD_DIR  # noqa: PLC0415
     from models.onnx_io import write_metadata  # noqa: PLC0415
-    from models.train import dev_operating_points, dev_script_points  # noqa: PLC0415
     from streams.model import load_model  # noqa: PLC0415
 
     shipped = load_model(ENCODER)
-    low, high = float(shipped.cascade["low"]), float(shipped.cascade["high"])  # type: ignore[index]
+    assert shipped.cascade is not None
     encoder_dev = np.load(BUILD_DIR / f"{ENCODER_PATH.stem}-dev-scores.npz")["int8"]
-    final, routed = blend(dev_fast, encoder_dev, low, high, WEIGHT)
-    log(f"  cascade [{low}, {high}): routed {routed.mean():.4f} of calibration dev rows")
-    points = dev_operating_points(final, dev, log=False)
-    entry = {
-        "fast_sha256": load_model(student_onnx).sha256,
-        "low": low,
-        "high": high,
-        "weight": WEIGHT,
-        "thresholds": {p.label: p.review.threshold for p in points},
-        "block_thresholds": {p.label: p.block.threshold for p in points},
-        "script_points": dev_script_points(final, dev, points, log=False),
-        "calibrated_on": f"{len(dev)} dev rows ({fingerprint}), distil experiment",
-    }
+    entry = cascade_entry(
+        load_model(student_onnx).sha256, dev_fast, encoder_dev, dev,
+        float(shipped.cascade["low"]), float(shipped.cascade["high"]), WEIGHT,
+        f"{fingerprint}, distil experiment", log=False,
+    )  # fmt: skip
     out = CACHE / f"encoder-for-{tag}.onnx"
     shutil.copyfile(ENCODER, out)
     meta = dict(shipped.metadata)
