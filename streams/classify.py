@@ -85,7 +85,8 @@ class EncoderGovernor:
     """Is there capacity for the encoder? The busy share of wall time over a sliding window.
 
     ``allow()`` says whether the next batch may use the encoder; ``record(seconds)`` adds the
-    time a batch spent in it. Above ``max_busy`` (share of one core over ``window_s``) the
+    time a batch spent in it (wall time: rows may run on several cores meanwhile, see
+    ``encoder_workers``). Above ``max_busy`` (share of wall time over ``window_s``) the
     governor refuses until the share drops below ``resume_busy`` (hysteresis, so that it does
     not flap batch by batch).
     """
@@ -201,7 +202,11 @@ class Classifier:
         """Load the models named by ``settings`` (model_path, accurate_model_path, ...)."""
         fast = load_model(settings.model_path, threads=settings.onnx_threads)
         accurate = (
-            load_model(settings.accurate_model_path, threads=settings.onnx_threads)
+            load_model(
+                settings.accurate_model_path,
+                threads=settings.onnx_threads,
+                row_workers=settings.encoder_workers,
+            )
             if settings.accurate_model_path is not None
             else None
         )

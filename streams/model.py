@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -57,11 +58,27 @@ def padded_batches(
         yield (idx, *pad_rows(token_ids, idx))
 
 
+def row_shares(lengths: Sequence[int], workers: int) -> list[list[int]]:
+    """Split rows among ``workers`` so each gets about the same number of tokens.
+
+    Longest first, each to the share with the fewest tokens so far (cost grows with length);
+    empty shares are dropped, so one row gives one share.
+    """
+    shares: list[list[int]] = [[] for _ in range(max(1, min(workers, len(lengths))))]
+    load = [0] * len(shares)
+    for i in sorted(range(len(lengths)), key=lambda k: -lengths[k]):
+        j = load.index(min(load))
+        shares[j].append(i)
+        load[j] += lengths[i] + 1
+    return [s for s in shares if s]
+
+
 class TextModel:
     """One ONNX model and its front end; :meth:`score` is safe to call from a worker thread."""
 
     __slots__ = (
         "_each",
+        "_pool",
         "_scorer",
         "_session",
         "block_thresholds",
@@ -73,14 +90,21 @@ class TextModel:
         "metadata",
         "name",
         "path",
+        "row_workers",
         "script_points",
         "sha256",
         "thresholds",
         "version",
     )
 
-    def __init__(self, path: Path, *, threads: int = 1) -> None:
+    def __init__(self, path: Path, *, threads: int = 1, row_workers: int = 1) -> None:
+        if row_workers < 1:
+            raise ValueError(f"row_workers {row_workers} must be at least 1")
         self.path = path
+        # row-at-a-time scoring (score_each) runs this many rows at once, each in its own
+        # model run: onnxruntime releases the GIL, and a row's scores do not depend on it
+        self.row_workers = row_workers
+        self._pool: ThreadPoolExecutor | None = None
         try:
             raw = path.read_bytes()
         except FileNotFoundError:
@@ -172,17 +196,35 @@ class TextModel:
         feeds = {i.name for i in session.get_inputs()}
         prefix = self.metadata.get("text_prefix", "")  # e5 reads "query: " + text
 
-        def score_each(texts: Sequence[str]) -> npt.NDArray[np.float32]:
-            # one text per run: dynamic int8 quantisation picks its activation scales per run,
-            # so a row scored alone gets the same scores whatever else is being scored
-            batch = [prefix + t for t in texts] if prefix else list(texts)
-            out = np.zeros((len(texts), n_labels), dtype=np.float32)
-            for i, encoding in enumerate(tokenizer.encode_batch_fast(batch)):
-                ids = np.asarray([encoding.ids], dtype=np.int64)
+        def score_rows(
+            rows: Sequence[int], encoded: Sequence[list[int]], out: npt.NDArray[np.float32]
+        ) -> None:
+            for i in rows:
+                ids = np.asarray([encoded[i]], dtype=np.int64)
                 feed = {"input_ids": ids, "attention_mask": np.ones_like(ids)}
                 if "token_type_ids" in feeds:
                     feed["token_type_ids"] = np.zeros_like(ids)
                 out[i] = np.asarray(session.run(None, feed)[0], dtype=np.float32).reshape(n_labels)
+
+        def score_each(texts: Sequence[str]) -> npt.NDArray[np.float32]:
+            # one text per run: dynamic int8 quantisation picks its activation scales per run,
+            # so a row scored alone gets the same scores whatever else is being scored, and
+            # however many rows run at once
+            batch = [prefix + t for t in texts] if prefix else list(texts)
+            encoded = [e.ids for e in tokenizer.encode_batch_fast(batch)]
+            out = np.zeros((len(texts), n_labels), dtype=np.float32)
+            shares = row_shares([len(ids) for ids in encoded], self.row_workers)
+            if len(shares) <= 1:
+                score_rows(range(len(encoded)), encoded, out)
+                return out
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(
+                    self.row_workers - 1, thread_name_prefix=f"{self.name}-rows"
+                )
+            others = [self._pool.submit(score_rows, s, encoded, out) for s in shares[1:]]
+            score_rows(shares[0], encoded, out)  # the calling thread takes a share too
+            for job in others:
+                job.result()
             return out
 
         self._each = score_each
@@ -232,6 +274,6 @@ def _script_points(raw: Any) -> dict[str, dict[str, dict[str, float]]]:
     return out
 
 
-def load_model(path: Path, *, threads: int = 1) -> TextModel:
+def load_model(path: Path, *, threads: int = 1, row_workers: int = 1) -> TextModel:
     """Load a flagstream ONNX model; raise :class:`ModelError` naming the file and the fix."""
-    return TextModel(Path(path), threads=threads)
+    return TextModel(Path(path), threads=threads, row_workers=row_workers)

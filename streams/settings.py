@@ -155,12 +155,22 @@ class Settings(BaseSettings):
         gt=0,
         le=1,
         description=(
-            "Share of one core the encoder may use over a 10 s window; above it whole batches "
+            "Share of wall-clock time the classifying thread may spend in the encoder tier over "
+            "a 10 s window; above it whole batches "
             "skip the encoder (decided_by fast-degraded) until it falls below 80% of this."
         ),
     )
     onnx_threads: int = Field(
         1, ge=1, le=64, description="onnxruntime intra-op threads per worker process."
+    )
+    encoder_workers: int = Field(
+        2,
+        ge=1,
+        le=64,
+        description=(
+            "Routed rows the encoder tier scores at once, each in its own model run (so a row's "
+            "scores do not depend on it); set it to the CPU cores the worker may use."
+        ),
     )
     policy_path: Path = Field(
         DEFAULT_POLICY_PATH, description="TOML policy: per-label thresholds and actions."

@@ -9,7 +9,7 @@ import json
 import numpy as np
 import pytest
 
-from streams.model import LABELS, TextModel, load_model
+from streams.model import LABELS, TextModel, load_model, row_shares
 from streams.settings import DEFAULT_ENCODER_PATH
 
 TEXTS = [
@@ -53,6 +53,30 @@ def test_a_row_scores_the_same_alone_and_in_company(model: TextModel) -> None:
     np.testing.assert_array_equal(alone, together)
     assert together.shape == (len(TEXTS), len(LABELS))
     assert ((together >= 0) & (together <= 1)).all()
+
+
+def test_rows_scored_at_once_score_exactly_as_one_at_a_time(model: TextModel) -> None:
+    """encoder_workers: rows run concurrently, each in its own run, so nothing moves."""
+    parallel = load_model(DEFAULT_ENCODER_PATH, row_workers=3)
+    texts = TEXTS * 4  # more rows than workers, of every length
+    expected = model.score_each(texts)
+    for _ in range(3):  # thread scheduling differs from run to run; the scores may not
+        np.testing.assert_array_equal(parallel.score_each(texts), expected)
+    np.testing.assert_array_equal(parallel.score_each(texts[:1]), expected[:1])
+    assert parallel.score_each([]).shape == (0, len(LABELS))
+
+
+def test_row_shares_balance_tokens_and_cover_every_row_once() -> None:
+    lengths = [50, 3, 3, 3, 40, 10, 7]
+    shares = row_shares(lengths, 2)
+    assert sorted(i for s in shares for i in s) == list(range(len(lengths)))
+    loads = [sum(lengths[i] + 1 for i in s) for s in shares]
+    assert max(loads) - min(loads) <= max(lengths)  # greedy longest-first bound
+    assert row_shares([5], 4) == [[0]]
+    assert row_shares([], 4) == []
+    assert row_shares(lengths, 1) == [sorted(range(len(lengths)), key=lambda k: -lengths[k])]
+    with pytest.raises(ValueError, match="row_workers"):
+        load_model(DEFAULT_ENCODER_PATH, row_workers=0)
 
 
 def test_everyday_texts_are_not_flagged(model: TextModel) -> None:
