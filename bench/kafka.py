@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import contextlib
 import time
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
@@ -162,10 +164,30 @@ class TopicScan:
     count: int
     first_ts_ms: int | None
     last_ts_ms: int | None
+    # flagged events per `decided_by` (fast, accurate, fast-degraded, ...), when asked for;
+    # "-" counts records without one (raw-transport forwards input events unchanged)
+    decided_by: dict[str, int] = field(default_factory=dict)
 
 
-def scan_topic(bootstrap: str, topic: str, partitions: int, timeout_s: float = 120.0) -> TopicScan:
-    """Read a whole topic once, counting records and tracking their min/max timestamps."""
+def _decided_by(value: bytes | None) -> str:
+    try:
+        doc = orjson.loads(value or b"")
+    except orjson.JSONDecodeError:
+        return "-"
+    got = doc.get("decided_by") if isinstance(doc, dict) else None
+    return got if isinstance(got, str) else "-"
+
+
+def scan_topic(
+    bootstrap: str,
+    topic: str,
+    partitions: int,
+    timeout_s: float = 120.0,
+    *,
+    decided_by: bool = False,
+) -> TopicScan:
+    """Read a whole topic once, counting records and tracking their min/max timestamps;
+    with ``decided_by``, also count the records per ``decided_by`` field (flagged events)."""
     ends = end_offsets(bootstrap, topic, partitions)
     total = sum(ends)
     if total == 0:
@@ -173,6 +195,7 @@ def scan_topic(bootstrap: str, topic: str, partitions: int, timeout_s: float = 1
     c = _consumer(bootstrap, None, **{"fetch.max.bytes": 52_428_800})
     c.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
     seen, lo, hi = 0, None, None
+    deciders: Counter[str] = Counter()
     deadline = time.monotonic() + timeout_s
     try:
         while seen < total and time.monotonic() < deadline:
@@ -180,6 +203,8 @@ def scan_topic(bootstrap: str, topic: str, partitions: int, timeout_s: float = 1
                 if msg.error():
                     continue
                 seen += 1
+                if decided_by:
+                    deciders[_decided_by(msg.value())] += 1
                 ts = msg.timestamp()[1]
                 lo = ts if lo is None or ts < lo else lo
                 hi = ts if hi is None or ts > hi else hi
@@ -187,4 +212,4 @@ def scan_topic(bootstrap: str, topic: str, partitions: int, timeout_s: float = 1
         c.close()
     if seen < total:
         raise BenchError(f"read {seen} of {total} records of {topic} in {timeout_s:.0f} s")
-    return TopicScan(seen, lo, hi)
+    return TopicScan(seen, lo, hi, dict(sorted(deciders.items())))

@@ -51,6 +51,7 @@ class DrainResult:
     flagged: int
     dead_lettered: int
     expected_dead_letters: int
+    decided_by: dict[str, int]  # flagged events per decided_by: how many the encoder decided
     startup_s: float
     exit_code: int | None
     load_avg_1m: float  # the machine's load when the drain ended: other work skews figures
@@ -156,7 +157,7 @@ def drain(cfg: BenchConfig, name: str, input_topic: str, n: int, malformed: int)
     finally:
         if proc.alive():
             proc.stop()
-    out_f = kafka.scan_topic(cfg.bootstrap, flagged, cfg.partitions)
+    out_f = kafka.scan_topic(cfg.bootstrap, flagged, cfg.partitions, decided_by=True)
     out_d = kafka.scan_topic(cfg.bootstrap, dlq, cfg.partitions)
     firsts = [t for t in (out_f.first_ts_ms, out_d.first_ts_ms) if t is not None]
     lasts = [t for t in (out_f.last_ts_ms, out_d.last_ts_ms) if t is not None]
@@ -178,6 +179,7 @@ def drain(cfg: BenchConfig, name: str, input_topic: str, n: int, malformed: int)
         flagged=out_f.count,
         dead_lettered=out_d.count,
         expected_dead_letters=malformed,
+        decided_by=out_f.decided_by,
         startup_s=round(t_first - started, 2),
         exit_code=exit_code,
         load_avg_1m=round(os.getloadavg()[0], 2),

@@ -144,14 +144,26 @@ def markdown(results: dict[str, Any], plot_name: str | None) -> str:
         for t in targets(results)
     )
     parts += ["", "## Counts (every contender must process every event)", ""]
-    parts.append("| contender | committed | flagged | dead-lettered | expected dead letters |")
-    parts.append("|---|---|---|---|---|")
+    parts.append(
+        "| contender | committed | flagged | flagged, by decided_by | dead-lettered "
+        "| expected dead letters |"
+    )
+    parts.append("|---|---|---|---|---|---|")
     for name, v in results["contenders"].items():
         cnt = v.get("counts", {})
+        deciders = ", ".join(f"{k} {n}" for k, n in cnt.get("flagged_decided_by", {}).items())
         parts.append(
             f"| {name} | {cnt.get('committed', '–')} | {cnt.get('flagged', '–')} | "
+            f"{deciders or '–'} | "
             f"{cnt.get('dead_lettered', '–')} | {cnt.get('expected_dead_letters', '–')} |"
         )
+    parts += [
+        "",
+        "`fast-degraded`: routed to the encoder tier but decided by the fast tier, because the "
+        "encoder was over its time budget (`cascade_max_busy`); contenders that degrade "
+        "different shares flag different counts, and their throughputs are not comparable. "
+        "`--set cascade_max_busy=1.0` makes every contender re-score every routed row.",
+    ]
     errors = {n: v["errors"] for n, v in results["contenders"].items() if v.get("errors")}
     if run.get("errors"):
         errors["run"] = run["errors"]

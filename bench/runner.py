@@ -114,6 +114,7 @@ def run(cfg: BenchConfig, say: Say) -> dict[str, Any]:
                         "flagged": d.flagged,
                         "dead_lettered": d.dead_lettered,
                         "expected_dead_letters": d.expected_dead_letters,
+                        "flagged_decided_by": d.decided_by,
                     },
                     "drain": measure.as_dict(d),
                 }

@@ -84,7 +84,12 @@ def test_smoke_run_reconciles(kafka_bootstrap: str, tmp_path: Path) -> None:
         assert counts["committed"] == n, name  # every event consumed and committed
         assert counts["dead_lettered"] == malformed, name  # every malformed one, and only those
         assert counts["flagged"] > 0, name
+        assert sum(counts["flagged_decided_by"].values()) == counts["flagged"], name
         if name != "raw-transport":
             flagged_by_model.add(counts["flagged"])
+            # the fast tier alone decides every flagged event (accurate_model_path=none)
+            assert counts["flagged_decided_by"] == {"fast": counts["flagged"]}, name
+        else:  # forwards input events unchanged: no decided_by
+            assert counts["flagged_decided_by"] == {"-": counts["flagged"]}, name
     # the same model on the same events: every contender that classifies flags the same number
     assert len(flagged_by_model) == 1, results["contenders"]
