@@ -37,7 +37,9 @@ PRECISION_TARGETS: dict[str, float] = {"spam": 0.90, "scam": 0.90, "toxic": 0.80
 BLOCK_PRECISION = 0.95
 # Share of each language's everyday (general-domain) benign text a label may flag.
 REVIEW_FPR: dict[str, float] = {"spam": 0.0025, "scam": 0.0025, "toxic": 0.003, "hate": 0.002}
-BLOCK_FPR: dict[str, float] = {"spam": 0.0005, "scam": 0.0005, "toxic": 0.0005, "hate": 0.0005}
+# Block budgets sum to 0.16%, not the 0.2% goal: the same margin for dev-to-test drift as the
+# review points keep (with budgets summing to 0.2%, English block flagged 0.23% of everyday test text)
+BLOCK_FPR: dict[str, float] = {"spam": 0.0004, "scam": 0.0004, "toxic": 0.0004, "hate": 0.0004}
 # The measured any-label share of a language's everyday dev text the review points may reach
 # when spare budget is spent (the goal is 1%; dev-to-test drift was +0.1-0.2 points)
 JOINT_REVIEW_FPR = 0.007

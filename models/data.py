@@ -105,6 +105,14 @@ class DataSet:
 DATASETS: dict[str, DataSet] = {
     d.name: d
     for d in (
+        DataSet(
+            "synthetic_zh_fraud",
+            "zh",
+            "CC0 (written by the flagstream team)",
+            True,
+            "Chinese SMS/chat fraud and benign look-alikes from slot templates "
+            "(models/synthetic_zh.py; training rows only)",
+        ),
         DataSet("davidson", "en", "MIT", True, "Davidson et al. 2017, hate/offensive tweets"),
         DataSet(
             "olid", "en", "research use (cite the paper)", False, "OLID v1.0 / OffensEval 2019"
@@ -768,6 +776,24 @@ def load_broad_twitter(root: Path) -> Iterator[Example | None]:
                 yield _general(text, "broad_twitter", _general_split(text))
 
 
+def load_synthetic_zh_fraud(root: Path) -> Iterator[Example | None]:
+    """models/synthetic_zh.py: training rows only; none near a golden Chinese text."""
+    from models import synthetic_zh  # noqa: PLC0415 - keeps the loader table import-light
+    from models.golden import load_golden  # noqa: PLC0415
+
+    del root  # written here, not read from the data directory
+    scams, benign = synthetic_zh.generate()
+    golden = [t.text for t in load_golden("zh")]
+    texts = [t for t, _ in scams] + benign
+    for i, (text, far) in enumerate(zip(texts, synthetic_zh.far_from(texts, golden), strict=True)):
+        if not far:
+            continue
+        if i < len(scams):
+            yield _example(text, _SCAM1, "synthetic_zh_fraud", "train")
+        else:
+            yield _example(text, _ALL0, "synthetic_zh_fraud", "train", domain="hard")
+
+
 LOADERS = {
     "davidson": load_davidson,
     "olid": load_olid,
@@ -794,6 +820,7 @@ LOADERS = {
     "ud_sentences": load_ud_sentences,
     "tatoeba": load_tatoeba,
     "broad_twitter": load_broad_twitter,
+    "synthetic_zh_fraud": load_synthetic_zh_fraud,
 }
 
 

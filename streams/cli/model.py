@@ -137,18 +137,16 @@ def _recalibrate_cascade(data_dir: Path) -> None:
     """The cascade's points belong to one pair of files: choose them again after either changed."""
     from models.cascade import calibrate_cascade  # noqa: PLC0415
     from models.encoder import ENCODER_PATH  # noqa: PLC0415
-    from models.export import BUILD_DIR  # noqa: PLC0415
     from streams.settings import CASCADE_HIGH, CASCADE_LOW  # noqa: PLC0415
 
-    scores = BUILD_DIR / f"{ENCODER_PATH.stem}-dev-scores.npz"
-    if not scores.exists() or not ENCODER_PATH.exists():
+    if not ENCODER_PATH.exists():
         click.echo(
-            f"cascade points NOT recalibrated: {scores} is missing (the encoder build writes it: "
-            "`flagstream model train --no-fast --encoder`); the worker falls back to aligned "
-            "scores until then",
+            f"cascade points NOT recalibrated: {ENCODER_PATH} is missing (build it with "
+            "`flagstream model train --no-fast --encoder`)",
             err=True,
         )
         return
+    # the encoder's dev scores come from its build, or are scored again (~1 min on 2 cores)
     entry = calibrate_cascade(CASCADE_LOW, CASCADE_HIGH, data_dir=data_dir)
     click.echo(f"cascade points written into {ENCODER_PATH}: {entry['thresholds']}")
 
