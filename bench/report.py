@@ -109,6 +109,29 @@ def table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _capacity(results: dict[str, Any]) -> list[str]:
+    """The classification capacity rows (bench.routed_share), if the run measured them."""
+    rows = results.get("capacity")
+    if not rows:
+        return []
+    lines = [
+        "## Classification capacity (no Kafka)",
+        "",
+        "`Classifier.classify` on the workload's texts in batches of 256, one onnxruntime "
+        "thread per run, the contenders' settings: what bounds any contender's throughput "
+        "before transport. Routed: rows in the cascade's band, re-scored by the encoder tier.",
+        "",
+        "| system | events/s | µs/event | routed | re-scored |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r['system']} | {r['events_per_s']:,.0f} | {r['us_per_event']:.0f} | "
+        f"{r['routed_share']:.1%} ({r['routed']} of {r['events']}) | {r['rescored']} |"
+        for r in rows
+    ]
+    return [*lines, ""]
+
+
 def markdown(results: dict[str, Any], plot_name: str | None) -> str:
     m = results["machine"]
     run = results["run"]
@@ -136,6 +159,7 @@ def markdown(results: dict[str, Any], plot_name: str | None) -> str:
         )
         + ".",
         "",
+        *_capacity(results),
         "## Targets",
         "",
     ]

@@ -7,9 +7,14 @@ from __future__ import annotations
 import hashlib
 import os
 import platform
+import subprocess
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+
+import orjson
 
 from bench import kafka, measure
 from bench.config import BenchConfig
@@ -18,6 +23,7 @@ from bench.preload import preload
 from bench.workload import Workload
 
 Say = Callable[[str], None]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def machine() -> dict[str, Any]:
@@ -55,6 +61,28 @@ def model_sha256() -> str:
             f"the shipped model {DEFAULT_MODEL_PATH} cannot be read ({exc.strerror}): "
             "build it with `flagstream model export`"
         ) from None
+
+
+def capacity(cfg: BenchConfig) -> list[dict[str, Any]]:
+    """Classification alone on the workload's texts, with the contenders' settings
+    (``bench.routed_share``, in a child process so that ``--set`` applies as it does to them)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLAGSTREAM_")}
+    env.update({f"FLAGSTREAM_{k.upper()}": v for k, v in cfg.overrides})
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.routed_share", "--json"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    if done.returncode != 0:
+        tail = done.stderr.strip().splitlines()[-1:] or ["no output"]
+        raise BenchError(f"bench.routed_share exited {done.returncode}: {tail[0]}")
+    rows: list[dict[str, Any]] = orjson.loads(done.stdout.strip().splitlines()[-1])
+    return rows
 
 
 def run(cfg: BenchConfig, say: Say) -> dict[str, Any]:
@@ -138,10 +166,24 @@ def run(cfg: BenchConfig, say: Say) -> dict[str, Any]:
                 f"  p50 {lat.p50} / p95 {lat.p95} / p99 {lat.p99} ms over {lat.samples} flagged"
                 f"{'' if lat.complete else ' (backlog not cleared)'}"
             )
+    say("classification capacity on the workload's texts (bench.routed_share)")
+    try:
+        results["capacity"] = capacity(cfg)
+    except (BenchError, subprocess.TimeoutExpired, orjson.JSONDecodeError, IndexError) as exc:
+        results["run"].setdefault("errors", []).append(f"capacity: {exc}")
+        say(f"  failed: {exc}")
+    else:
+        for r in results["capacity"]:
+            say(
+                f"  {r['system']}: {r['events_per_s']:,.0f} events/s, routed "
+                f"{r['routed_share']:.1%}"
+            )
     results["run"]["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     shas.add(model_sha256())
     if len(shas) > 1:
         # the contenders may not all have run the same model: the comparison is void
-        results["run"]["errors"] = ["the model file changed during the run: rerun the benchmark"]
+        results["run"].setdefault("errors", []).append(
+            "the model file changed during the run: rerun the benchmark"
+        )
         say("error: the model file changed during the run; its figures do not compare")
     return results

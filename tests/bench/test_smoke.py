@@ -93,3 +93,10 @@ def test_smoke_run_reconciles(kafka_bootstrap: str, tmp_path: Path) -> None:
             assert counts["flagged_decided_by"] == {"-": counts["flagged"]}, name
     # the same model on the same events: every contender that classifies flags the same number
     assert len(flagged_by_model) == 1, results["contenders"]
+    # classification capacity with the contenders' settings: the fast tier alone here
+    (capacity,) = results["capacity"]
+    assert capacity["system"] == "fast tier only"
+    assert capacity["routed"] == 0
+    assert capacity["events"] > 1000
+    assert capacity["events_per_s"] > 0
+    assert "## Classification capacity" in (tmp_path / "latest.md").read_text()
