@@ -252,6 +252,8 @@ class CampaignTracker:
     _added: dict[str, int] = field(default_factory=dict)
     #: active groups with growth not yet published -> grown since the last flush()
     _held: dict[str, bool] = field(default_factory=dict)
+    #: active groups expire() deleted since the last take_expired(): (key, their last data)
+    _expired: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.singletons = SingletonStore(self.hasher.num_perm, self.hasher.bands)
@@ -496,6 +498,13 @@ class CampaignTracker:
                 out.append(self._published(key, data, recent))
         return out
 
+    def take_expired(self) -> list[tuple[str, dict[str, Any]]]:
+        """Active campaigns deleted by :meth:`expire` since the last call (key, data), so that
+        whoever indexed them (the stage's :class:`~streams.networks.tap.ActiveCampaigns`) can
+        forget them too; then reset."""
+        out, self._expired = self._expired, []
+        return out
+
     def take_added(self) -> dict[str, int]:
         """Members added to active campaigns since the last call, by kind (then reset)."""
         added, self._added = self._added, {}
@@ -681,6 +690,8 @@ class CampaignTracker:
             del self.store[key]
             self._forget_decoded(key)
             removed += 1
+            if data.get("active"):
+                self._expired.append((key, data))
             if key.startswith("n:"):
                 for band in self._bands_of(data):
                     if self._index.get(band) == key:

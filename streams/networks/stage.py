@@ -130,6 +130,8 @@ class CampaignStage:
         self._needs_rebuild = True
         #: near-duplicate campaign id -> its newest exemplar when its band keys were learned
         self._learned: dict[str, list[bytes]] = {}
+        #: near-duplicate campaign id -> the band keys it put into ActiveCampaigns.by_band
+        self._bands: dict[str, list[int]] = {}
         self._features_reported = 0.0
         self._flagged_reported = 0
         self.table.on_recover(self._recovered)
@@ -148,6 +150,7 @@ class CampaignStage:
         self.active.labels.clear()
         self.active.actors.clear()
         self._learned.clear()
+        self._bands.clear()
         for key, raw in list(self.table.items()):
             if key.startswith("a:"):
                 continue
@@ -176,12 +179,34 @@ class CampaignStage:
             matrix = np.frombuffer(b"".join(exemplars), "<u4").reshape(-1, hasher.num_perm)
             full = matrix[matrix.max(axis=1) >= 1 << 16]  # a 16-bit founder's has no bands
             by_band = self.active.by_band
-            for band in hasher.band_keys(full.astype(np.uint32)).ravel().tolist():
+            bands = hasher.band_keys(full.astype(np.uint32)).ravel().tolist()
+            for band in bands:
                 by_band[band] = cid
+            self._bands.setdefault(cid, []).extend(bands)
         elif data["kind"] == SIGNAL_LIST:
             self.active.by_signal[key[2:]] = cid
         else:
             self.active.by_indicator[key[2:]] = cid
+
+    def _forget(self, key: str, data: dict[str, Any]) -> None:
+        """An active campaign expired (idle for longer than W): the pipeline stops naming it.
+
+        Without this the maps grew with every campaign ever seen, until the next rebuild."""
+        cid = data["id"]
+        active = self.active
+        active.kinds.pop(cid, None)
+        active.labels.pop(cid, None)
+        self._learned.pop(cid, None)
+        if data["kind"] == NEAR_DUPLICATE:
+            by_band = active.by_band
+            for band in self._bands.pop(cid, ()):
+                if by_band.get(band) == cid:  # not since taken by a newer campaign
+                    del by_band[band]
+        elif data["kind"] == SIGNAL_LIST:
+            if active.by_signal.get(key[2:]) == cid:
+                del active.by_signal[key[2:]]
+        elif active.by_indicator.get(key[2:]) == cid:
+            del active.by_indicator[key[2:]]
 
     async def handle(self, value: bytes) -> None:
         """One routed bundle: update the state, publish the campaigns it made or grew."""
@@ -190,6 +215,8 @@ class CampaignStage:
         started = time.perf_counter()
         observations = decode_bundle(value)
         records = self.tracker.observe(observations)
+        for key, data in self.tracker.take_expired():
+            self._forget(key, data)
         for standing in self.actors.observe(o for o in observations if o.actor):
             self.active.actors[standing.author_id] = standing
         for author in self.actors.expire():
