@@ -3,26 +3,31 @@
 Most of a firehose is texts that never meet a near-duplicate from another author. A stored
 cluster (a table row of JSON with its members, authors and exemplars, plus ~10 band keys in a
 Python dict) for each of them made the campaign state ~1.6 GB at 1M authors. Here a singleton
-is one row of a segment's arrays: the low 16 bits of each signature position (``num_perm``
-uint16: b-bit MinHash, two equal positions by chance 1 in 65,536; the tracker compares every
-exemplar at 16 bits, see ``campaigns.py``), its event time
-(the newest of its events), and a small packed record in the segment's byte arena: author id,
-event id and labels separated by ``\x1f`` (~25 bytes), or, once its author has posted it again,
-JSON with the id, time and labels of each of its events. Its band keys are in the segment's sorted
+is one row of a segment's arrays: the low 8 bits of each signature position (``num_perm``
+uint8: b-bit MinHash, two unrelated positions equal by chance 1 in 256, which the estimate
+corrects for, ``minhash.b_bit_similarity``; the tracker compares every exemplar at 8 bits, see
+``campaigns.py``), its event time (the newest of its events; int32 milliseconds from the
+segment's first time, whole seconds), and a small packed record in the segment's byte arena:
+author id, event id and labels separated by ``\x1f`` (~25 bytes), or, once its author has
+posted it again, JSON with the id, time and labels of each of its events; either ends with
+``\x1e``, so a row keeps only where its record starts. Its band keys are in the segment's sorted
 ``uint32`` array (the low 32 bits of each 63-bit band key) with the row of each: a lookup is a
 ``searchsorted`` per segment; a 32-bit key that collides only brings one more
 candidate to the similarity test.
 
-Segments fill up to ``segment_size`` rows and are then sealed; a segment is dropped whole once
+Segments fill up to ``segment_size`` rows and are then sealed (so is the open one when a time
+falls outside its ±24.8 days of milliseconds); a segment is dropped whole once
 every row is older than the tracker's horizon (event time), and a row older than the horizon
-is never returned: the same "idle for longer than W" rule as a stored group. A row promoted to
-a stored cluster (a second distinct author arrived) is marked dead.
+is never returned: the same "idle for longer than W" rule as a stored group, to the
+millisecond. A row promoted to a stored cluster (a second distinct author arrived) is marked
+dead.
 
 In memory only: see docs/networks.md ("Singletons and recovery") for what a restart loses.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Final
@@ -31,11 +36,15 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 
+from streams.networks.minhash import low_bits
+
 _LOW32: Final = 0xFFFF_FFFF
-_LOW16: Final = 0xFFFF
+_MS_MIN: Final = -(2**31)  # a row's time: int32 milliseconds from its segment's base
+_MS_MAX: Final = 2**31 - 1
 _EMPTY_KEYS: Final = np.zeros(0, np.uint32)
 _EMPTY_ROWS: Final = np.zeros(0, np.uint16)
 _SEP: Final = "\x1f"  # ASCII unit separator: not in ids as platforms make them (else JSON)
+_END: Final = b"\x1e"  # ends every record: never in one (orjson escapes control characters)
 _JSON: Final = b"\x00"  # a record in JSON follows
 
 
@@ -47,7 +56,7 @@ class Singleton:
     row: int
     author_id: str
     ts: float
-    signature: npt.NDArray[np.uint16]  # the low 16 bits of each position
+    signature: npt.NDArray[np.uint8]  # the low 8 bits of each position
     members: list[list[Any]]  # [event_id, author_id, ts, labels], as a group's members
 
 
@@ -57,25 +66,25 @@ class _Segment:
     __slots__ = (
         "alive",
         "arena",
-        "ends",
+        "base",
         "ident",
         "keys",
         "max_ts",
+        "ms",
         "rows",
         "sigs",
         "size",
         "starts",
-        "ts",
     )
 
-    def __init__(self, ident: int, capacity: int, num_perm: int) -> None:
+    def __init__(self, ident: int, capacity: int, num_perm: int, base: float) -> None:
         self.ident = ident
         self.size = 0
-        self.sigs = np.zeros((capacity, num_perm), np.uint16)  # low 16 bits of each position
-        self.ts = np.zeros(capacity, np.float64)
+        self.base = float(math.floor(base))  # whole seconds: row times are ms from it
+        self.sigs = np.zeros((capacity, num_perm), np.uint8)  # low 8 bits of each position
+        self.ms = np.zeros(capacity, np.int32)
         self.alive = np.zeros(capacity, np.bool_)
-        self.starts = np.zeros(capacity, np.uint32)
-        self.ends = np.zeros(capacity, np.uint32)
+        self.starts = np.zeros(capacity, np.uint32)  # where each record starts in the arena
         self.arena = bytearray()
         self.keys: npt.NDArray[np.uint32] = _EMPTY_KEYS  # sorted band keys (low 32 bits)
         self.rows: npt.NDArray[np.uint16] = _EMPTY_ROWS  # the row of each key
@@ -83,16 +92,31 @@ class _Segment:
 
     @property
     def capacity(self) -> int:
-        return int(self.ts.shape[0])
+        return int(self.ms.shape[0])
+
+    def to_ms(self, ts: float) -> int:
+        """``ts`` as this segment keeps it (may be out of int32's range: see ``fits``)."""
+        return round((ts - self.base) * 1000.0)
+
+    def fits(self, ts: float) -> bool:
+        return _MS_MIN <= self.to_ms(ts) <= _MS_MAX
+
+    def time(self, row: int) -> float:
+        return self.base + int(self.ms[row]) / 1000.0
+
+    def since(self, horizon: float) -> int:
+        """The first kept time at or after ``horizon`` (rows before it are never returned)."""
+        if horizon == float("-inf"):
+            return _MS_MIN
+        return min(max(self.to_ms(horizon), _MS_MIN), _MS_MAX + 1)
 
     def seal(self) -> None:
         """Trim the arrays to the rows used (the segment takes no more rows)."""
         n = self.size
         self.sigs = self.sigs[:n].copy()
-        self.ts = self.ts[:n].copy()
+        self.ms = self.ms[:n].copy()
         self.alive = self.alive[:n].copy()
         self.starts = self.starts[:n].copy()
-        self.ends = self.ends[:n].copy()
         self.arena = bytearray(self.arena)  # exact size, no growth slack
 
     def add_keys(self, keys: npt.NDArray[np.uint32], rows: npt.NDArray[np.uint16]) -> None:
@@ -105,10 +129,9 @@ class _Segment:
     def nbytes(self) -> int:
         return int(
             self.sigs.nbytes
-            + self.ts.nbytes
+            + self.ms.nbytes
             + self.alive.nbytes
             + self.starts.nbytes
-            + self.ends.nbytes
             + len(self.arena)
             + self.keys.nbytes
             + self.rows.nbytes
@@ -130,7 +153,7 @@ class SingletonStore:
         self._live = 0
         # keys of rows added since the last index(): found by a dict until the batch ends
         self._pending: dict[int, list[tuple[int, int]]] = {}
-        self._pending_rows: list[tuple[_Segment, int, npt.NDArray[np.int64]]] = []
+        self._pending_rows: list[tuple[_Segment, int, npt.NDArray[np.uint32]]] = []
 
     def __len__(self) -> int:
         """Live singletons (promoted ones and dropped segments not counted)."""
@@ -154,11 +177,12 @@ class SingletonStore:
                     if (ident, row) not in seen:
                         seen.add((ident, row))
                         segment = self._segments[ident]
-                        if segment.alive[row] and segment.ts[row] >= horizon:
+                        if segment.alive[row] and segment.ms[row] >= segment.since(horizon):
                             yield segment, row
         for segment in sorted(self._segments.values(), key=lambda s: -s.ident):
             if segment.max_ts < horizon or not segment.keys.size:
                 continue
+            since = segment.since(horizon)
             lo = np.searchsorted(segment.keys, low, side="left")
             hi = np.searchsorted(segment.keys, low, side="right")
             for a, b in zip(lo.tolist(), hi.tolist(), strict=True):
@@ -166,12 +190,13 @@ class SingletonStore:
                     if (segment.ident, row) in seen:
                         continue
                     seen.add((segment.ident, row))
-                    if segment.alive[row] and segment.ts[row] >= horizon:
+                    if segment.alive[row] and segment.ms[row] >= since:
                         yield segment, row
 
     def get(self, segment: _Segment, row: int) -> Singleton:
-        blob = bytes(segment.arena[segment.starts[row] : segment.ends[row]])
-        ts = float(segment.ts[row])
+        start = int(segment.starts[row])
+        blob = bytes(segment.arena[start : segment.arena.index(_END, start)])
+        ts = segment.time(row)
         if blob[:1] == _JSON:  # repeated by its author: every event with its time
             author, members = orjson.loads(blob[1:])
         else:  # one event, at the row's time: author, event id, labels (unit-separated)
@@ -188,10 +213,10 @@ class SingletonStore:
 
     def keys_of(self, segment: _Segment, row: int) -> list[int]:
         """The band keys (low 32 bits) a row was indexed under (a founder's, when its cluster
-        is stored: they cannot be recomputed from 16-bit positions)."""
-        for pending, at, bands in self._pending_rows:
+        is stored: they cannot be recomputed from 8-bit positions)."""
+        for pending, at, keys in self._pending_rows:
             if pending is segment and at == row:
-                return [int(k) for k in (bands & _LOW32).tolist()]
+                return [int(k) for k in keys.tolist()]
         return [int(k) for k in segment.keys[segment.rows == row].tolist()]
 
     # --- changes -----------------------------------------------------------------------------
@@ -205,28 +230,13 @@ class SingletonStore:
         bands: npt.NDArray[np.int64],
     ) -> None:
         """A new singleton (findable at once; indexed in bulk by :meth:`index`)."""
-        segment = self._open
-        if segment is None or segment.size >= segment.capacity:
-            if segment is not None:
-                self.index()
-                segment.seal()
-            segment = self._open = _Segment(self._next_id, self.segment_size, self.num_perm)
-            self._segments[segment.ident] = segment
-            self._next_id += 1
-        row = segment.size
-        segment.size += 1
-        segment.sigs[row] = signature & _LOW16
-        segment.ts[row] = ts
-        segment.alive[row] = True
         if _SEP in author_id or _SEP in event_id or any(_SEP in x or "," in x for x in labels):
-            self._write(segment, row, author_id, [[event_id, ts, list(labels)]])
+            blob = self._json(author_id, [[event_id, ts, list(labels)]])
         else:
-            self._put(segment, row, _SEP.join((author_id, event_id, ",".join(labels))).encode())
-        segment.max_ts = max(segment.max_ts, ts)
-        self._live += 1
-        for key in (bands & _LOW32).tolist():
-            self._pending.setdefault(key, []).append((segment.ident, row))
-        self._pending_rows.append((segment, row, bands))
+            blob = _SEP.join((author_id, event_id, ",".join(labels))).encode()
+            if _END in blob:
+                blob = self._json(author_id, [[event_id, ts, list(labels)]])
+        self._append(low_bits(signature), ts, blob, (bands & _LOW32).astype(np.uint32))
 
     def repeat(
         self, segment: _Segment, row: int, event_id: str, ts: float, labels: tuple[str, ...]
@@ -237,8 +247,15 @@ class SingletonStore:
             return False
         members = [[m[0], m[2], m[3]] for m in single.members]
         members.append([event_id, ts, list(labels)])
-        self._write(segment, row, single.author_id, members)
-        segment.ts[row] = max(float(segment.ts[row]), ts)
+        blob = self._json(single.author_id, members)
+        newest = max(single.ts, ts)
+        if not segment.fits(newest):  # beyond its segment's range of times: moved to the open one
+            keys = np.array(self.keys_of(segment, row), np.uint32)
+            self.remove(segment, row)
+            self._append(single.signature, newest, blob, keys)
+            return True
+        self._put(segment, row, blob)
+        segment.ms[row] = segment.to_ms(newest)
         segment.max_ts = max(segment.max_ts, ts)
         return True
 
@@ -250,16 +267,18 @@ class SingletonStore:
 
     def index(self) -> None:
         """Move the keys added since the last call into their segments' sorted arrays."""
-        by_segment: dict[int, list[tuple[int, npt.NDArray[np.int64]]]] = {}
-        for segment, row, bands in self._pending_rows:
-            by_segment.setdefault(segment.ident, []).append((row, bands))
+        by_segment: dict[int, list[tuple[int, npt.NDArray[np.uint32]]]] = {}
+        for segment, row, keys in self._pending_rows:
+            by_segment.setdefault(segment.ident, []).append((row, keys))
         for ident, rows in by_segment.items():
             target = self._segments.get(ident)
             if target is None:
                 continue
-            keys = (np.stack([b for _, b in rows]) & _LOW32).astype(np.uint32)
-            row_ids = np.repeat(np.array([r for r, _ in rows], np.uint16), self.bands)
-            target.add_keys(keys.reshape(-1), row_ids)
+            keys = np.concatenate([k for _, k in rows])
+            row_ids = np.repeat(
+                np.array([r for r, _ in rows], np.uint16), [len(k) for _, k in rows]
+            )
+            target.add_keys(keys, row_ids)
         self._pending.clear()
         self._pending_rows.clear()
 
@@ -287,10 +306,40 @@ class SingletonStore:
         self._pending.clear()
         self._pending_rows.clear()
 
-    def _write(self, segment: _Segment, row: int, author_id: str, members: list[Any]) -> None:
-        self._put(segment, row, _JSON + orjson.dumps([author_id, members]))
+    def _append(
+        self,
+        signature: npt.NDArray[np.uint8],
+        ts: float,
+        blob: bytes,
+        keys: npt.NDArray[np.uint32],
+    ) -> None:
+        """A new live row in the open segment (a new one if it is full or ``ts`` does not fit)."""
+        segment = self._open
+        if segment is None or segment.size >= segment.capacity or not segment.fits(ts):
+            if segment is not None:
+                self.index()
+                segment.seal()
+            segment = self._open = _Segment(self._next_id, self.segment_size, self.num_perm, ts)
+            self._segments[segment.ident] = segment
+            self._next_id += 1
+        row = segment.size
+        segment.size += 1
+        segment.sigs[row] = signature
+        segment.ms[row] = segment.to_ms(ts)
+        segment.alive[row] = True
+        self._put(segment, row, blob)
+        segment.max_ts = max(segment.max_ts, ts)
+        self._live += 1
+        for key in keys.tolist():
+            self._pending.setdefault(key, []).append((segment.ident, row))
+        self._pending_rows.append((segment, row, keys))
 
-    def _put(self, segment: _Segment, row: int, blob: bytes) -> None:
+    @staticmethod
+    def _json(author_id: str, members: list[Any]) -> bytes:
+        return _JSON + orjson.dumps([author_id, members])
+
+    @staticmethod
+    def _put(segment: _Segment, row: int, blob: bytes) -> None:
         segment.starts[row] = len(segment.arena)
         segment.arena += blob
-        segment.ends[row] = len(segment.arena)
+        segment.arena += _END
