@@ -56,6 +56,9 @@ def main() -> None:
     batches = [messages[i : i + size] for i in range(0, n, size)]
     text_batches = [texts[i : i + size] for i in range(0, n, size)]
 
+    # as in a worker, the stage's tracker exists from start-up: its singleton store sets the
+    # process's malloc mmap threshold (streams/networks/singletons.py), which every side pays
+    CampaignTracker(campaign_config(load_settings()), {})
     off = Pipeline.from_settings(load_settings(campaigns_enabled=False))
     on = Pipeline.from_settings(load_settings(campaigns_enabled=True))
     assert on.networks is not None

@@ -3,10 +3,9 @@
 Most of a firehose is texts that never meet a near-duplicate from another author. A stored
 cluster (a table row of JSON with its members, authors and exemplars, plus ~10 band keys in a
 Python dict) for each of them made the campaign state ~1.6 GB at 1M authors. Here a singleton
-is one row of a segment's arrays: the low 8 bits of each signature position (``num_perm``
-uint8: b-bit MinHash, two unrelated positions equal by chance 1 in 256, which the estimate
-corrects for, ``minhash.b_bit_similarity``; the tracker compares every exemplar at 8 bits, see
-``campaigns.py``), its event time (the newest of its events; int32 milliseconds from the
+is one row of a segment's arrays: the low 16 bits of each signature position (``num_perm``
+uint16: b-bit MinHash, two equal positions by chance 1 in 65,536; the tracker compares every
+exemplar at 16 bits, see ``campaigns.py``), its event time (the newest of its events; int32 milliseconds from the
 segment's first time, whole seconds), and a small packed record in the segment's byte arena:
 author id, event id and labels separated by ``\x1f`` (~25 bytes), or, once its author has
 posted it again, JSON with the id, time and labels of each of its events; either ends with
@@ -27,7 +26,10 @@ In memory only: see docs/networks.md ("Singletons and recovery") for what a rest
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import math
+import platform
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Final
@@ -36,9 +38,8 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 
-from streams.networks.minhash import low_bits
-
 _LOW32: Final = 0xFFFF_FFFF
+_LOW16: Final = 0xFFFF
 _MS_MIN: Final = -(2**31)  # a row's time: int32 milliseconds from its segment's base
 _MS_MAX: Final = 2**31 - 1
 _EMPTY_KEYS: Final = np.zeros(0, np.uint32)
@@ -46,6 +47,28 @@ _EMPTY_ROWS: Final = np.zeros(0, np.uint16)
 _SEP: Final = "\x1f"  # ASCII unit separator: not in ids as platforms make them (else JSON)
 _END: Final = b"\x1e"  # ends every record: never in one (orjson escapes control characters)
 _JSON: Final = b"\x00"  # a record in JSON follows
+_FIRST_ROWS: Final = 1_024  # an open segment's first capacity, doubled as it fills
+_M_MMAP_THRESHOLD: Final = -3  # mallopt's parameter number (glibc's malloc.h)
+#: allocations from this size up are mapped apart and returned to the system when freed
+MMAP_THRESHOLD: Final = 131_072
+
+
+@functools.cache
+def set_mmap_threshold(size: int) -> bool:
+    """glibc's ``mallopt(M_MMAP_THRESHOLD, size)``, once per process; False elsewhere.
+
+    Process-wide, by necessity: every index rebuild (``_Segment.add_keys``) makes a new array of
+    a few MB and frees the old one; glibc then raises its mmap threshold (it adapts it to the
+    largest freed mapping), so later arrays come from the heap and leave resident holes there,
+    ~25 MB at 1M singletons (docs/networks.md, "Heap holes"). A fixed threshold turns that off
+    for the whole process: every allocation of ``size`` or more is an mmap, which costs a few
+    per cent of CPU with campaigns on (the same page, measured). The environment variable
+    ``MALLOC_MMAP_THRESHOLD_`` does the same before start-up.
+    """
+    if platform.libc_ver()[0] != "glibc":
+        return False
+    libc = ctypes.CDLL(None)
+    return bool(libc.mallopt(_M_MMAP_THRESHOLD, size))
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +79,7 @@ class Singleton:
     row: int
     author_id: str
     ts: float
-    signature: npt.NDArray[np.uint8]  # the low 8 bits of each position
+    signature: npt.NDArray[np.uint16]  # the low 16 bits of each position
     members: list[list[Any]]  # [event_id, author_id, ts, labels], as a group's members
 
 
@@ -81,7 +104,7 @@ class _Segment:
         self.ident = ident
         self.size = 0
         self.base = float(math.floor(base))  # whole seconds: row times are ms from it
-        self.sigs = np.zeros((capacity, num_perm), np.uint8)  # low 8 bits of each position
+        self.sigs = np.zeros((capacity, num_perm), np.uint16)  # low 16 bits of each position
         self.ms = np.zeros(capacity, np.int32)
         self.alive = np.zeros(capacity, np.bool_)
         self.starts = np.zeros(capacity, np.uint32)  # where each record starts in the arena
@@ -110,13 +133,18 @@ class _Segment:
             return _MS_MIN
         return min(max(self.to_ms(horizon), _MS_MIN), _MS_MAX + 1)
 
+    def resize(self, rows: int) -> None:
+        """The arrays with room for ``rows`` (at least ``size``) rows."""
+        n = self.size
+        for name in ("sigs", "ms", "alive", "starts"):
+            old = getattr(self, name)
+            new = np.zeros((rows, *old.shape[1:]), old.dtype)
+            new[:n] = old[:n]
+            setattr(self, name, new)
+
     def seal(self) -> None:
         """Trim the arrays to the rows used (the segment takes no more rows)."""
-        n = self.size
-        self.sigs = self.sigs[:n].copy()
-        self.ms = self.ms[:n].copy()
-        self.alive = self.alive[:n].copy()
-        self.starts = self.starts[:n].copy()
+        self.resize(self.size)
         self.arena = bytearray(self.arena)  # exact size, no growth slack
 
     def add_keys(self, keys: npt.NDArray[np.uint32], rows: npt.NDArray[np.uint16]) -> None:
@@ -141,9 +169,17 @@ class _Segment:
 class SingletonStore:
     """The singletons of one tracker (see the module docstring)."""
 
-    def __init__(self, num_perm: int, bands: int, segment_size: int = 65_536) -> None:
+    def __init__(
+        self,
+        num_perm: int,
+        bands: int,
+        segment_size: int = 65_536,
+        mmap_threshold: int | None = MMAP_THRESHOLD,
+    ) -> None:
         if not 0 < segment_size <= 65_536:  # rows are uint16
             raise ValueError(f"segment_size {segment_size} must be in 1..65536")
+        if mmap_threshold is not None:
+            set_mmap_threshold(mmap_threshold)
         self.num_perm = num_perm
         self.bands = bands
         self.segment_size = segment_size
@@ -213,7 +249,7 @@ class SingletonStore:
 
     def keys_of(self, segment: _Segment, row: int) -> list[int]:
         """The band keys (low 32 bits) a row was indexed under (a founder's, when its cluster
-        is stored: they cannot be recomputed from 8-bit positions)."""
+        is stored: they cannot be recomputed from 16-bit positions)."""
         for pending, at, keys in self._pending_rows:
             if pending is segment and at == row:
                 return [int(k) for k in keys.tolist()]
@@ -236,7 +272,9 @@ class SingletonStore:
             blob = _SEP.join((author_id, event_id, ",".join(labels))).encode()
             if _END in blob:
                 blob = self._json(author_id, [[event_id, ts, list(labels)]])
-        self._append(low_bits(signature), ts, blob, (bands & _LOW32).astype(np.uint32))
+        self._append(
+            (signature & _LOW16).astype(np.uint16), ts, blob, (bands & _LOW32).astype(np.uint32)
+        )
 
     def repeat(
         self, segment: _Segment, row: int, event_id: str, ts: float, labels: tuple[str, ...]
@@ -308,18 +346,21 @@ class SingletonStore:
 
     def _append(
         self,
-        signature: npt.NDArray[np.uint8],
+        signature: npt.NDArray[np.uint16],
         ts: float,
         blob: bytes,
         keys: npt.NDArray[np.uint32],
     ) -> None:
         """A new live row in the open segment (a new one if it is full or ``ts`` does not fit)."""
         segment = self._open
+        if segment is not None and segment.size >= segment.capacity < self.segment_size:
+            segment.resize(min(2 * segment.capacity, self.segment_size))
         if segment is None or segment.size >= segment.capacity or not segment.fits(ts):
             if segment is not None:
                 self.index()
                 segment.seal()
-            segment = self._open = _Segment(self._next_id, self.segment_size, self.num_perm, ts)
+            first = min(_FIRST_ROWS, self.segment_size)
+            segment = self._open = _Segment(self._next_id, first, self.num_perm, ts)
             self._segments[segment.ident] = segment
             self._next_id += 1
         row = segment.size
