@@ -132,8 +132,10 @@ class MinHasher:
         lens = ends - starts
         if len(lens) != n:  # a text held a NUL of its own: fall back to one text at a time
             return self._one_by_one(texts)
-        cjk_chars = np.add.reduceat(_is_cjk(cps32), starts) if len(cps32) else np.zeros(n)
-        cjk_chars = np.where(lens > 0, cjk_chars, 0)
+        # CJK characters per text from a running sum: add.reduceat fails on a batch whose last
+        # text folds to nothing (its start is past the end)
+        cjk_sum = np.concatenate(([0], np.cumsum(_is_cjk(cps32))))
+        cjk_chars = cjk_sum[ends] - cjk_sum[starts]
         is_cjk = cjk_chars * 2 > lens
         has[:] = lens >= self.min_chars
         if not has.any():
@@ -161,7 +163,8 @@ class MinHasher:
         h32 = (mixed >> np.uint64(32)).astype(np.uint32)
         a, b = self._params()
         # [num_perm, shingles]: the minimum runs along contiguous rows (twice as fast as columns)
-        perm = a[:, None] * h32[None, :] + b[:, None]
+        perm = a[:, None] * h32[None, :]
+        perm += b[:, None]  # in place: one array of [num_perm, shingles], not two
         sigs[has] = np.minimum.reduceat(perm, offsets, axis=1).T
         return sigs, has
 

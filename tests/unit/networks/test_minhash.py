@@ -55,6 +55,14 @@ def test_batch_and_single_signatures_agree() -> None:
         assert np.array_equal(one[0], sigs[i])
 
 
+def test_a_batch_may_end_with_a_text_that_folds_to_nothing() -> None:
+    text = "a long enough text to hash here"
+    for last in ("", "🎉", "!!!", "   "):
+        sigs, has = HASHER.signatures([text, last])
+        assert has.tolist() == [True, False]
+        assert np.array_equal(sigs[0], HASHER.signatures([text])[0][0])
+
+
 def test_estimate_tracks_true_jaccard() -> None:
     rng = np.random.default_rng(0)
     alphabet = np.array(list("abcdefghijklmnopqrstuvwxyz"))
