@@ -49,8 +49,11 @@ _END: Final = b"\x1e"  # ends every record: never in one (orjson escapes control
 _JSON: Final = b"\x00"  # a record in JSON follows
 _FIRST_ROWS: Final = 1_024  # an open segment's first capacity, doubled as it fills
 _M_MMAP_THRESHOLD: Final = -3  # mallopt's parameter number (glibc's malloc.h)
-#: allocations from this size up are mapped apart and returned to the system when freed
-MMAP_THRESHOLD: Final = 131_072
+#: allocations from this size up are mapped apart and returned to the system when freed:
+#: 1 MiB, not the 128 KiB the environment variable was tried with, keeps the few-hundred-KB
+#: temporaries of MinHash and the classifier on the heap (the same RSS, measured: 319.5 against
+#: 317.8 MB at 1M authors; MinHash + bands 17.5-22.7 against 27.9-31.7 µs/event, 9.9-13.0 unset)
+MMAP_THRESHOLD: Final = 1_048_576
 
 
 @functools.cache
@@ -60,10 +63,13 @@ def set_mmap_threshold(size: int) -> bool:
     Process-wide, by necessity: every index rebuild (``_Segment.add_keys``) makes a new array of
     a few MB and frees the old one; glibc then raises its mmap threshold (it adapts it to the
     largest freed mapping), so later arrays come from the heap and leave resident holes there,
-    ~25 MB at 1M singletons (docs/networks.md, "Heap holes"). A fixed threshold turns that off
-    for the whole process: every allocation of ``size`` or more is an mmap, which costs a few
-    per cent of CPU with campaigns on (the same page, measured). The environment variable
-    ``MALLOC_MMAP_THRESHOLD_`` does the same before start-up.
+    ~25 MB at 1M singletons (docs/networks.md, "Heap holes"). Mapping only the segments' own
+    arrays apart was tried and is not enough (339.5 MB at 1M authors: other large allocations,
+    the table's dict among them, leave holes too). A fixed threshold turns that off
+    for the whole process: every allocation of ``size`` or more is an mmap and its pages are
+    faulted in afresh, which costs CPU wherever large arrays are made per batch (measured in
+    the same docs section). The environment variable ``MALLOC_MMAP_THRESHOLD_`` does the same
+    before start-up; ``mmap_threshold=None`` leaves the process's allocator alone.
     """
     if platform.libc_ver()[0] != "glibc":
         return False
