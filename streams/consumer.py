@@ -130,6 +130,22 @@ class BatchingConsumer(faust_aiokafka.Consumer):
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
         return InLoopConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
+    def ack(self, message: Any) -> bool:
+        """Faust's ``Consumer.ack``, refusing a message no stream ever handed to an agent.
+
+        Faust's stream iterator (``Stream._py_aiter``) skips a record fetched before a rebalance
+        (another generation) or while flow control is suspended (a rebalance or a table recovery
+        in progress), and still acks it. For a partition that stays assigned, the next commit
+        then passes a record nothing processed: the campaign stage lost a bundle that way in one
+        of six rebalance test runs (docs/networks.md). Such a record is the only kind the
+        iterator acks without tracking it first; refused here, the commit stops below it and
+        the seek to the committed offset after the rebalance fetches it again (at-least-once;
+        the stage drops a redelivered member by event id).
+        """
+        if not message.tracked and self.app.topics.acks_enabled_for(message.topic):
+            return False
+        return bool(super().ack(message))
+
     def ack_offsets(self, tp: TP, offsets: Iterable[int], assigned: set[TP] | None = None) -> int:
         """Mark ``offsets`` of ``tp`` processed (what ``Consumer.ack`` does per message).
 

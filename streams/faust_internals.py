@@ -78,7 +78,13 @@ MIRRORED_SOURCES: Final = {
     "faust.transport.consumer.Consumer.ack": "5fcf41cf45153475",
     "faust.transport.consumer.Consumer.wait_empty": "e4662fe24f094819",
     "faust.transport.drivers.aiokafka.AIOKafkaConsumerThread.seek_to_committed": "775ab0adc4b052ab",
+    # relied on by BatchingConsumer.ack: a record it skips (stale generation, flow control
+    # suspended) is acked without having been tracked (Message.tracked stays False)
+    "faust.streams.Stream._py_aiter": "3a48ee257a65435b",
 }
+
+#: slots of ``faust.types.tuples.Message`` that ``BatchingConsumer.ack`` reads
+MESSAGE_ATTRIBUTES: Final = ("tracked",)
 
 #: the Faust producer's accessor for the aiokafka producer (whose ``client`` the readiness
 #: probe asks for metadata)

@@ -13,6 +13,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from faust.types import TP
+from faust.types.tuples import Message
 
 from streams.app import create_app
 from streams.consumer import BatchingConsumer
@@ -76,5 +77,30 @@ def test_offsets_of_a_revoked_partition_are_dropped(tmp_path: Path) -> None:
             assert consumer.ack_offsets(revoked, [0, 1, 2], {kept}) == 0
             assert consumer._new_offset(revoked) is None  # its new owner consumes them again
             assert consumer.ack_offsets(kept, [0, 1], {kept}) == 2
+
+    asyncio.run(scenario())
+
+
+def _message(tp: TP, offset: int, *, tracked: bool) -> Message:
+    message = Message(tp.topic, tp.partition, offset, 0.0, 0, None, None, b"v", None)
+    message.tracked = tracked
+    return message
+
+
+def test_a_record_the_stream_skipped_without_tracking_is_not_acked(tmp_path: Path) -> None:
+    """Faust's stream iterator acks a record it skipped (fetched before a rebalance, or while
+    flow control was suspended) without tracking it: the commit must not pass it."""
+
+    async def scenario() -> None:
+        with _consumer(tmp_path) as consumer:
+            tp = TP(TOPIC, 3)
+            consumer._committed_offset[tp] = 0
+            assert consumer.ack(_message(tp, 0, tracked=True))
+            assert not consumer.ack(_message(tp, 1, tracked=False))  # skipped by the stream
+            assert consumer.ack(_message(tp, 2, tracked=True))
+            assert consumer._new_offset(tp) == 1  # stops below the skipped record
+            other = TP("not-acking", 0)  # a topic without acks: Faust's rule, unchanged
+            assert not consumer.ack(_message(other, 0, tracked=False))
+            assert consumer._new_offset(other) is None
 
     asyncio.run(scenario())

@@ -62,5 +62,8 @@ def test_every_named_member_exists(tmp_path: Path) -> None:
     assert "_drain_messages" in vars(faust_aiokafka.Consumer.__mro__[2]) or hasattr(
         faust_aiokafka.Consumer, "_drain_messages"
     )
+    from faust.types.tuples import Message  # noqa: PLC0415
+
+    assert [a for a in fi.MESSAGE_ATTRIBUTES if a not in Message.__slots__] == []
     assert issubclass(BatchingConsumer, Service)
     assert issubclass(FlagstreamApp, faust.App)
