@@ -1,8 +1,10 @@
-"""Helpers shared by the integration and end-to-end tests: a worker process, metrics, topic reads."""
+"""Helpers shared by the tests: a worker process, metrics, topic reads, the events and campaign
+records the networks tests produce and read."""
 
 from __future__ import annotations
 
 import os
+import random
 import re
 import signal
 import socket
@@ -11,11 +13,14 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from kafka import KafkaConsumer, TopicPartition
+import orjson
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
 REPO = Path(__file__).resolve().parents[1]
@@ -176,3 +181,81 @@ def read_topic(bootstrap: str, topic: str, timeout: float = 60) -> list[Consumer
         return records
     finally:
         consumer.close()
+
+
+def utc_now() -> str:
+    """Now as an event's ``created_at`` (RFC 3339, milliseconds, ``Z``)."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def event_body(
+    event_id: str, author: str, text: str, created_at: str | None = None, source: str = "tests"
+) -> dict[str, Any]:
+    """An ``event.v1`` post by ``author`` (``created_at`` now unless given)."""
+    return {
+        "event_id": event_id,
+        "type": "post",
+        "created_at": created_at or utc_now(),
+        "source": source,
+        "author": {"id": author},
+        "text": text,
+    }
+
+
+def event_json(event_id: str, author: str, text: str, created_at: str | None = None) -> bytes:
+    """:func:`event_body` as the bytes a producer sends."""
+    return orjson.dumps(event_body(event_id, author, text, created_at))
+
+
+def produce_events(bootstrap: str, topic: str, events: Sequence[tuple[str, str, str]]) -> None:
+    """Produce ``(event_id, author, text)`` posts, each keyed by its event id (so the members of
+    a campaign land on every input partition), and wait for the broker to have them all."""
+    producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
+    try:
+        for event_id, author, text in events:
+            producer.send(topic, key=event_id.encode(), value=event_json(event_id, author, text))
+        producer.flush(timeout=60)
+    finally:
+        producer.close(timeout=10)
+
+
+def campaign_records(bootstrap: str, topic: str) -> list[tuple[ConsumerRecord, dict[str, Any]]]:
+    """Every record of a campaigns topic with its decoded data, in offset order per partition
+    (a campaign's records share a partition: they are keyed by ``campaign_id``); none if the
+    topic does not exist yet."""
+    try:
+        records = read_topic(bootstrap, topic, timeout=30)
+    except AssertionError:
+        return []
+    return [(r, orjson.loads(r.value)) for r in records]
+
+
+def latest_campaign(
+    bootstrap: str, topic: str, kind: str, min_authors: int, member: str
+) -> tuple[ConsumerRecord, dict[str, Any]] | None:
+    """The latest record of the ``kind`` campaign that holds ``member``, once it has
+    ``min_authors``."""
+    found = [
+        (r, c)
+        for r, c in campaign_records(bootstrap, topic)
+        if c["kind"] == kind and member in c["event_ids"] and c["author_count"] >= min_authors
+    ]
+    return found[-1] if found else None
+
+
+#: a lottery scam as its authors vary it: a campaign of near duplicates (:func:`scam_text`)
+SCAM = (
+    "Congratulations {name}! You have won ${amount} in the {brand} lottery. Message our agent "
+    "on WhatsApp today to claim your prize {emoji}"
+)
+_NAMES = ("John", "Mary", "Wei", "Ahmed", "Sofia", "Ken", "Olga", "Ravi")
+
+
+def scam_text(rng: random.Random) -> str:
+    """One author's variant of :data:`SCAM` (name, amount, brand, emoji drawn from ``rng``)."""
+    return SCAM.format(
+        name=rng.choice(_NAMES),
+        amount=rng.randint(100, 99_999),
+        brand=rng.choice(("Global", "Mega", "Lucky")),
+        emoji=rng.choice(("🎉", "💰", "", "!!")),
+    )

@@ -9,21 +9,22 @@ import signal
 import subprocess
 import time
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import jsonschema
 import orjson
 import pytest
-from kafka import KafkaProducer
 
 from streams.events import load_schema
 from tests.support import (
     FLAGSTREAM,
     WorkerProcess,
+    campaign_records,
+    latest_campaign,
     metric_sum,
+    produce_events,
     read_topic,
+    scam_text,
     start_worker,
     wait_until,
     worker_env,
@@ -33,11 +34,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 HANG_S = 120.0  # a wait this long is a hang, whatever the machine
 K = 5
-SCAM = (
-    "Congratulations {name}! You have won ${amount} in the {brand} lottery. Message our agent "
-    "on WhatsApp today to claim your prize {emoji}"
-)
-NAMES = ("John", "Mary", "Wei", "Ahmed", "Sofia", "Ken", "Olga", "Ravi")
 BENIGN = (
     "the train was late again this morning, I missed my first meeting",
     "does anyone know a good place for dumplings near the station",
@@ -57,61 +53,6 @@ PHONE_TEXTS = (
     "work from home and earn $500 a day, WhatsApp +14155552671",
     "your parcel is held at customs, pay the fee: +1 415 5552671",
 )
-
-
-def _event(event_id: str, author: str, text: str) -> bytes:
-    now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    return orjson.dumps(
-        {
-            "event_id": event_id,
-            "type": "post",
-            "created_at": now,
-            "source": "tests",
-            "author": {"id": author},
-            "text": text,
-        }
-    )
-
-
-def _scam(rng: random.Random) -> str:
-    return SCAM.format(
-        name=rng.choice(NAMES),
-        amount=rng.randint(100, 99_999),
-        brand=rng.choice(("Global", "Mega", "Lucky")),
-        emoji=rng.choice(("🎉", "💰", "", "!!")),
-    )
-
-
-def _produce(bootstrap: str, topic: str, events: list[tuple[str, str, str]]) -> None:
-    producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
-    try:
-        for event_id, author, text in events:
-            # keyed by event id: the members of a campaign land on every input partition
-            producer.send(topic, key=event_id.encode(), value=_event(event_id, author, text))
-        producer.flush(timeout=60)
-    finally:
-        producer.close(timeout=10)
-
-
-def _campaigns(bootstrap: str, topic: str) -> list[tuple[Any, dict[str, Any]]]:
-    try:
-        records = read_topic(bootstrap, topic, timeout=30)
-    except AssertionError:
-        return []
-    return [(r, orjson.loads(r.value)) for r in records]
-
-
-def _latest(
-    bootstrap: str, topic: str, kind: str, min_authors: int, member: str
-) -> tuple[Any, dict[str, Any]] | None:
-    """The latest record of the ``kind`` campaign that holds ``member``, once it has
-    ``min_authors``."""
-    found = [
-        (r, c)
-        for r, c in _campaigns(bootstrap, topic)
-        if c["kind"] == kind and member in c["event_ids"] and c["author_count"] >= min_authors
-    ]
-    return found[-1] if found else None
 
 
 def test_campaigns_are_detected_live_and_survive_kill_9(
@@ -134,20 +75,20 @@ def test_campaigns_are_detected_live_and_survive_kill_9(
     try:
         wait_until(lambda: first.probe("/readyz") == 200, HANG_S, "/readyz 200")
         benign = [(f"b{i}", f"user{i}", BENIGN[i % len(BENIGN)] + f" #{i}") for i in range(200)]
-        scam_early = [(f"s{i}", f"scammer{i}", _scam(rng)) for i in range(8)]
+        scam_early = [(f"s{i}", f"scammer{i}", scam_text(rng)) for i in range(8)]
         phone = [(f"p{i}", f"seller{i}", text) for i, text in enumerate(PHONE_TEXTS)]
-        _produce(kafka_bootstrap, topic, benign[:100] + scam_early + phone + benign[100:])
+        produce_events(kafka_bootstrap, topic, benign[:100] + scam_early + phone + benign[100:])
         produced = time.monotonic()
 
         def detected() -> bool:
-            nd = _latest(kafka_bootstrap, campaigns_topic, "near_duplicate", 8, "s0")
-            si = _latest(kafka_bootstrap, campaigns_topic, "shared_indicator", 6, "p0")
+            nd = latest_campaign(kafka_bootstrap, campaigns_topic, "near_duplicate", 8, "s0")
+            si = latest_campaign(kafka_bootstrap, campaigns_topic, "shared_indicator", 6, "p0")
             return nd is not None and si is not None
 
         wait_until(detected, HANG_S, "both campaigns on the campaigns topic", interval=1.0)
         print(f"\ncampaigns detected {time.monotonic() - produced:.1f} s after producing")
-        nd = _latest(kafka_bootstrap, campaigns_topic, "near_duplicate", 8, "s0")
-        si = _latest(kafka_bootstrap, campaigns_topic, "shared_indicator", 6, "p0")
+        nd = latest_campaign(kafka_bootstrap, campaigns_topic, "near_duplicate", 8, "s0")
+        si = latest_campaign(kafka_bootstrap, campaigns_topic, "shared_indicator", 6, "p0")
         assert nd is not None
         assert si is not None
         record, campaign = nd
@@ -162,7 +103,7 @@ def test_campaigns_are_detected_live_and_survive_kill_9(
         assert si[1]["indicators"] == [{"type": "phone", "value": "+14155552671"}]
         # the benign sentences, each posted by many authors, may be campaigns of their own
         # (with no labels), but never share one with the scam
-        for _, other in _campaigns(kafka_bootstrap, campaigns_topic):
+        for _, other in campaign_records(kafka_bootstrap, campaigns_topic):
             kinds = {e[0] for e in other["event_ids"]}
             assert "s" not in kinds or kinds == {"s"}, f"the scam merged with others: {other}"
             if kinds == {"b"}:
@@ -191,7 +132,7 @@ def test_campaigns_are_detected_live_and_survive_kill_9(
         assert campaign["campaign_id"] in shown
         assert "phone=+14155552671" in shown
         samples = first.metrics()
-        published = _campaigns(kafka_bootstrap, campaigns_topic)
+        published = campaign_records(kafka_bootstrap, campaigns_topic)
         for kind in ("near_duplicate", "shared_indicator"):
             ids = {c["campaign_id"] for _, c in published if c["kind"] == kind}
             assert metric_sum(samples, "flagstream_campaigns_detected_total", kind=kind) == len(ids)
@@ -200,14 +141,17 @@ def test_campaigns_are_detected_live_and_survive_kill_9(
         first.process.wait(30)
     try:
         second = start_worker(env, tmp_path, "second")
-        scam_late = [(f"s{i}", f"scammer{i}", _scam(rng)) for i in range(8, 14)]
-        _produce(kafka_bootstrap, topic, scam_late)
+        scam_late = [(f"s{i}", f"scammer{i}", scam_text(rng)) for i in range(8, 14)]
+        produce_events(kafka_bootstrap, topic, scam_late)
 
         def grown() -> bool:
-            return _latest(kafka_bootstrap, campaigns_topic, "near_duplicate", 14, "s0") is not None
+            return (
+                latest_campaign(kafka_bootstrap, campaigns_topic, "near_duplicate", 14, "s0")
+                is not None
+            )
 
         wait_until(grown, HANG_S, "the campaign to grow after the restart", interval=1.0)
-        after = _latest(kafka_bootstrap, campaigns_topic, "near_duplicate", 14, "s0")
+        after = latest_campaign(kafka_bootstrap, campaigns_topic, "near_duplicate", 14, "s0")
         assert after is not None
         assert after[1]["campaign_id"] == campaign["campaign_id"]  # the same id after kill -9
         members = {e for e, _, _ in scam_early + scam_late}

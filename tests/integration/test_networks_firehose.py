@@ -29,7 +29,6 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +36,15 @@ import orjson
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from tests.support import FLAGSTREAM, metric_sum, read_topic, start_worker, wait_until, worker_env
+from tests.support import (
+    FLAGSTREAM,
+    event_body,
+    metric_sum,
+    read_topic,
+    start_worker,
+    wait_until,
+    worker_env,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -305,17 +312,7 @@ def _produce(
     started = time.monotonic()
     try:
         for event_id, author, text in events:
-            now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-            value = orjson.dumps(
-                {
-                    "event_id": event_id,
-                    "type": "post",
-                    "created_at": now,
-                    "source": "firehose",
-                    "author": {"id": author},
-                    "text": text,
-                }
-            )
+            value = orjson.dumps(event_body(event_id, author, text, source="firehose"))
             # keyed by event id: a campaign's members land on every input partition
             future = producer.send(topic, key=event_id.encode(), value=value)
             campaign = by_id.get(event_id)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import subprocess
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ from kafka import KafkaProducer
 
 from tests.support import (
     FLAGSTREAM,
+    event_json,
     metric_sum,
     read_topic,
     start_worker,
@@ -48,26 +48,14 @@ BENIGN = (
 )
 
 
-def _event(event_id: str, text: str) -> bytes:
-    now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    return orjson.dumps(
-        {
-            "event_id": event_id,
-            "type": "post",
-            "created_at": now,
-            "source": "tests",
-            "author": {"id": f"author-{event_id}"},
-            "text": text,
-        }
-    )
-
-
 def _produce(bootstrap: str, topic: str, events: list[tuple[str, str]]) -> None:
     producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
     try:
         for event_id, text in events:
             # one key: one partition, so the events are processed in this order
-            producer.send(topic, key=b"signals-test", value=_event(event_id, text))
+            producer.send(
+                topic, key=b"signals-test", value=event_json(event_id, f"author-{event_id}", text)
+            )
         producer.flush(timeout=60)
     finally:
         producer.close(timeout=10)

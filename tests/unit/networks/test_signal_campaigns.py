@@ -20,6 +20,7 @@ from streams.networks.tap import ActiveCampaigns, decode_bundle, partition_of
 from streams.pipeline import Pipeline
 from streams.publish import InMessage
 from streams.settings import load_settings
+from tests.support import event_body
 
 KEY = "partner-zh|indicator|wechat:lucky2026"
 ZH = "恭喜您获得本月幸运大奖，奖金一万元，请立即添加客服领取，名额有限先到先得"
@@ -71,14 +72,7 @@ def test_a_signal_list_campaign_is_re_emitted_as_it_grows_and_recovered() -> Non
 
 
 def _event(i: int, text: str) -> InMessage:
-    body = {
-        "event_id": f"e{i}",
-        "type": "post",
-        "created_at": "2026-12-01T10:00:00Z",
-        "source": "test",
-        "author": {"id": f"a{i}"},
-        "text": text,
-    }
+    body = event_body(f"e{i}", f"a{i}", text, "2026-12-01T10:00:00Z", source="test")
     return InMessage("events", 0, i, orjson.dumps(body))
 
 
