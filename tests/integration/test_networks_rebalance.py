@@ -158,12 +158,12 @@ class Campaigns:
         return found[0]
 
     def check(
-        self, kind: str, members: Sequence[tuple[str, str, str]], since: float | None = None
-    ) -> tuple[dict[str, Any], float | None]:
+        self, kind: str, members: Sequence[tuple[str, str, str]], new: int = 0
+    ) -> tuple[dict[str, Any], float]:
         """Wait for the record naming all ``members``; assert it is the campaign as before, with
-        each member counted once; return it and, with ``since`` (a fault's ``time.time()``),
-        the seconds from ``since`` to the first record naming a member produced after it."""
-        record, data = self.wait_for(kind, members)
+        each member counted once. Returns it, and when the first record naming one of the last
+        ``new`` members was published (unix seconds; its broker timestamp)."""
+        _, data = self.wait_for(kind, members)
         cid = self.ids.setdefault(kind, data["campaign_id"])
         assert data["campaign_id"] == cid, f"{kind}: {data['campaign_id']} is not {cid}"
         records = self.records(kind)
@@ -173,9 +173,9 @@ class Campaigns:
         assert data["event_count"] == len(produced)  # a redelivered member counted once
         assert data["author_count"] == len({a for _, a, _ in members})
         assert _regressions(c for _, c in records) == []
-        if since is None:
-            return data, None
-        return data, record.timestamp / 1000 - since
+        latest = {e for e, _, _ in members[len(members) - new :]} if new else produced
+        first = next(r for r, c in records if latest & set(c["event_ids"]))
+        return data, first.timestamp / 1000
 
 
 def _regressions(records: Iterable[dict[str, Any]]) -> list[tuple[int, int]]:
@@ -237,7 +237,8 @@ def test_a_signal_list_campaign_survives_kill_9(kafka_bootstrap: str, tmp_path: 
         second = start_worker(env, tmp_path, "second")
         late = _members(kind, 10, 14, rng)
         produce_events(kafka_bootstrap, topic, late)
-        after, delay = campaigns.check(kind, early + middle + late, since=killed)
+        after, published = campaigns.check(kind, early + middle + late, new=len(late))
+        delay = published - killed
         assert after["campaign_id"] == before["campaign_id"]
         assert after["author_count"] == 14 > before["author_count"]
         # the same campaign, recovered: not detected again by the new worker
@@ -253,7 +254,8 @@ def test_a_signal_list_campaign_survives_kill_9(kafka_bootstrap: str, tmp_path: 
                 assert payload.get("campaign_id") == before["campaign_id"], payload
         print(
             f"\nsignal_list campaign {before['campaign_id']}: kill -9 at 6 authors (4 more "
-            f"produced just before); next record {delay:.1f} s after the kill, 14/14 members"
+            f"produced just before); the first record naming a member produced after the restart "
+            f"{delay:.1f} s after the kill, 14/14 members"
         )
     finally:
         if second is not None:
@@ -281,19 +283,25 @@ def test_campaigns_survive_a_rebalance_and_back(kafka_bootstrap: str, tmp_path: 
     detected: dict[str, float] = dict.fromkeys(KINDS, 0.0)  # summed over every worker's life
     figures: list[str] = []
 
+    grown = [0.0]  # when the last step's members were on the broker
+
     def grow(count: int) -> None:
         for kind in KINDS:
             members = produced[kind]
             members.extend(_members(kind, len(members), len(members) + count, rng))
         produce_events(kafka_bootstrap, topic, [m for k in KINDS for m in produced[k][-count:]])
+        grown[0] = time.time()
 
-    def check(step: str, since: float | None = None) -> None:
+    def check(step: str, count: int, since: tuple[str, float] | None = None) -> None:
+        """The campaigns after a step that grew each by ``count``; ``since``: (what, when) the
+        step's figure is timed from, besides the production of its members."""
         for kind in KINDS:
-            data, delay = campaigns.check(kind, produced[kind], since)
-            if delay is not None:
-                figures.append(
-                    f"{step}: {kind} {data['author_count']} authors, next record {delay:.1f} s after"
-                )
+            data, published = campaigns.check(kind, produced[kind], new=count)
+            after = "" if since is None else f"{published - since[1]:.1f} s after {since[0]}, "
+            figures.append(
+                f"{step}: {kind} {data['author_count']} authors; first record naming one of the "
+                f"step's members {after}{published - grown[0]:.1f} s after they were produced"
+            )
 
     def members_added() -> list[dict[str, float]]:
         return [_counts(w, "flagstream_campaign_members_total") for w in workers]
@@ -301,9 +309,9 @@ def test_campaigns_survive_a_rebalance_and_back(kafka_bootstrap: str, tmp_path: 
     def owner(kind: str, before: list[dict[str, float]]) -> int:
         """The worker that added the last step's members to ``kind``: its stage partition's."""
         after = members_added()
-        grown = [a[kind] - b[kind] for a, b in zip(after, before, strict=True)]
-        assert sum(g > 0 for g in grown) == 1, f"{kind} grew on {grown}"
-        return max(range(len(grown)), key=grown.__getitem__)
+        deltas = [a[kind] - b[kind] for a, b in zip(after, before, strict=True)]
+        assert sum(d > 0 for d in deltas) == 1, f"{kind} grew on {deltas}"
+        return max(range(len(deltas)), key=deltas.__getitem__)
 
     def end(index: int, sig: signal.Signals) -> float:
         victim = workers.pop(index)
@@ -325,7 +333,7 @@ def test_campaigns_survive_a_rebalance_and_back(kafka_bootstrap: str, tmp_path: 
         # 1. two workers: each campaign becomes one, with a stored group of 8 authors
         before = members_added()
         grow(8)
-        check("two workers")
+        check("two workers", 8)
         nd_owner = owner("near_duplicate", before)
         moved = [k for k in KINDS if owner(k, before) == nd_owner]
         figures.append(f"two workers: {moved} on the worker then stopped, the rest on the other")
@@ -333,7 +341,7 @@ def test_campaigns_survive_a_rebalance_and_back(kafka_bootstrap: str, tmp_path: 
         # 2. the near-duplicate stage's owner stops (SIGTERM): the other takes every partition
         stopped = end(nd_owner, signal.SIGTERM)
         grow(6)
-        check("SIGTERM of the near-duplicate owner", since=stopped)
+        check("one worker", 6, since=("the SIGTERM", stopped))
 
         # 3. a worker joins: partitions move back to it (the group settles before the step, so
         # that each kind grows on one worker)
@@ -343,7 +351,7 @@ def test_campaigns_survive_a_rebalance_and_back(kafka_bootstrap: str, tmp_path: 
         settled = time.time()
         before = members_added()
         grow(6)
-        check("a worker joins (from the group settled)", since=settled)
+        check("two again", 6, since=("the group settled", settled))
         where = {k: "new" if owner(k, before) else "old" for k in KINDS}
         figures.append(
             f"the group settled {settled - joined:.1f} s after the new worker was started; "
@@ -354,7 +362,7 @@ def test_campaigns_survive_a_rebalance_and_back(kafka_bootstrap: str, tmp_path: 
         # 4. the shared-indicator stage's owner is killed (kill -9)
         killed = end(si_owner, signal.SIGKILL)
         grow(6)
-        check("kill -9 of the shared-indicator owner", since=killed)
+        check("one again", 6, since=("the kill -9", killed))
 
         survivor = workers[0]
         for kind, n in _counts(survivor, "flagstream_campaigns_detected_total").items():
