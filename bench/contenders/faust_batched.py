@@ -73,7 +73,7 @@ def main() -> None:
     s = common.settings()
     common.arm_deadline()
     app = build(s)
-    faust.Worker(app, loglevel="WARNING", quiet=True).execute_from_commandline()
+    common.quiet_worker(app).execute_from_commandline()
 
 
 if __name__ == "__main__":
