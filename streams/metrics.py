@@ -284,6 +284,13 @@ class NetworkMetrics:
             ["kind"],
             registry=registry,
         )
+        self.bundle_errors = Counter(
+            f"{NS}_campaign_bundle_errors_total",
+            "Observation bundles the campaign stage failed to apply (retried once on a rebuilt "
+            "state; outcome: retried, dropped).",
+            ["outcome"],
+            registry=registry,
+        )
         self.active_campaigns = Gauge(
             f"{NS}_campaigns_active",
             "Campaigns this worker holds that were active within the window, by kind.",
@@ -339,6 +346,8 @@ class NetworkMetrics:
             for family in (self.campaign_records, self.campaigns_detected, self.campaign_members):
                 family.labels(kind).inc(0)
             self.active_campaigns.labels(kind).set(0)
+        for outcome in ("retried", "dropped"):
+            self.bundle_errors.labels(outcome).inc(0)
 
 
 class SignalMetrics:

@@ -208,6 +208,32 @@ class CampaignStage:
         elif active.by_indicator.get(key[2:]) == cid:
             del active.by_indicator[key[2:]]
 
+    async def handle_guarded(self, value: bytes) -> None:
+        """:meth:`handle`, never raising into Faust.
+
+        An agent that raises is restarted by Faust, and its stream iterator acks the event in a
+        ``finally``: the bundle would be committed without having been applied, its members in
+        no campaign, and nothing but a crash log to say so. Here a failure is logged with the
+        bundle's place and counted (``flagstream_campaign_bundle_errors_total``), and the bundle
+        is applied again on a state rebuilt from the table (members already applied are dropped
+        by event id); a second failure drops it, logged as an error. Cancellation is not caught.
+        """
+        try:
+            await self.handle(value)
+            return
+        except Exception as exc:
+            where = _bundle_place()
+            log.warning("campaign bundle %s failed (%r); applying it again on a rebuilt state",
+                        where, exc)  # fmt: skip
+            self.metrics.bundle_errors.labels("retried").inc()
+            self._needs_rebuild = True
+        try:
+            await self.handle(value)
+        except Exception:
+            log.exception("campaign bundle %s failed again and is dropped: its members are in "
+                          "no campaign", where)  # fmt: skip
+            self.metrics.bundle_errors.labels("dropped").inc()
+
     async def handle(self, value: bytes) -> None:
         """One routed bundle: update the state, publish the campaigns it made or grew."""
         if self._needs_rebuild:
@@ -333,6 +359,15 @@ def create_stage_topics(settings: Settings) -> list[str]:
     return created
 
 
+def _bundle_place() -> str:
+    """``topic-partition@offset`` of the bundle being handled (Faust's current event)."""
+    event = faust.current_event()
+    if event is None:
+        return "(outside a stream)"
+    message = event.message
+    return f"{message.topic}-{message.partition}@{message.offset}"
+
+
 def register_campaign_stage(
     app: faust.App,
     settings: Settings,
@@ -353,7 +388,7 @@ def register_campaign_stage(
 
     async def campaigns(stream: Any) -> None:  # a faust.Stream of raw bundles
         async for value in stream:
-            await stage.handle(value)
+            await stage.handle_guarded(value)
 
     app.agent(stage.source, name="flagstream.campaigns", concurrency=1)(campaigns)
 
