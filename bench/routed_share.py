@@ -36,15 +36,14 @@ def measure(pool_size: int = 4_000, batch: int = 256, workers: int = 2) -> list[
         ("fast tier only", Classifier(cascade.fast, max_text_chars=settings.max_text_chars))
     ]
     if cascade.accurate is not None:
-        one = Classifier.from_settings(
-            Settings(onnx_threads=1, encoder_workers=1, cascade_max_busy=1.0)
-        )
         systems += [
-            ("fast + encoder, 1 row at once", one),
+            ("fast + encoder, 1 row at once", cascade),
             (f"fast + encoder, {workers} rows at once", cascade),
         ]
     rows = []
-    for name, clf in systems:
+    for (name, clf), row_workers in zip(systems, (1, 1, workers), strict=False):
+        if clf.accurate is not None:  # the same loaded encoder, its rows run this many at once
+            clf.accurate.row_workers = row_workers
         clf.classify(texts[:batch])  # warm up
         routed = accurate = degraded = 0
         start = time.perf_counter()

@@ -9,7 +9,7 @@ import signal
 import threading
 import time
 from collections.abc import Sequence
-from typing import Any, Final
+from typing import Final
 
 from bench.workload import transport_selects
 from streams.events import Decoder, Rejected
@@ -62,15 +62,3 @@ class TransportWork:
             elif transport_selects(result.event_id.encode()):
                 out.append(OutMessage(self._flagged, result.event_id.encode(), msg.value, []))
         return out
-
-
-def quiet_worker(app: Any) -> Any:
-    """A Faust worker at WARNING without its terminal spinner, as flagstream runs its own
-    (``streams.cli.worker.service_worker``): with the spinner, Faust sets the root logger to
-    DEBUG at WARNING, and every library's debug call builds a record. The Faust contenders
-    are measured without that trap, so the comparison is of their data paths."""
-    import faust  # noqa: PLC0415 - Faust contenders only
-
-    worker = faust.Worker(app, loglevel="WARNING", quiet=True)
-    worker.spinner = None
-    return worker

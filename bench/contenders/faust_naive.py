@@ -12,6 +12,7 @@ import faust
 
 from bench.contenders import common
 from streams.app import faust_credentials
+from streams.cli.worker import service_worker
 from streams.pipeline import Pipeline
 from streams.publish import InMessage
 from streams.settings import Settings
@@ -54,7 +55,8 @@ def main() -> None:
     s = common.settings()
     common.arm_deadline()
     app = build(s)
-    common.quiet_worker(app).execute_from_commandline()
+    # the worker's own: no Faust spinner (it would set the root logger to DEBUG)
+    service_worker(app, "WARNING").execute_from_commandline()
 
 
 if __name__ == "__main__":
