@@ -33,6 +33,7 @@ from bench.process import WatchedProcess
 from bench.workload import MALFORMED, Workload
 
 POLL_S = 0.5
+STAGE_PARTITIONS_DEFAULT = 4  # Settings.campaign_partitions
 MEASURE_PREFIX = "m"
 WARM_PREFIX = "w"
 PROBE_KEY = b"probe"
@@ -55,6 +56,8 @@ class DrainResult:
     startup_s: float
     exit_code: int | None
     load_avg_1m: float  # the machine's load when the drain ended: other work skews figures
+    # the campaign stage's work (flagstream-campaigns): observations, changelog writes, records
+    stage: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -83,9 +86,16 @@ def _free_port() -> int:
 
 
 def contender_env(
-    cfg: BenchConfig, input_topic: str, flagged: str, dlq: str, group: str, max_seconds: float
+    cfg: BenchConfig,
+    input_topic: str,
+    flagged: str,
+    dlq: str,
+    group: str,
+    max_seconds: float,
+    name: str | None = None,
 ) -> dict[str, str]:
-    """The contender's settings, the way the worker reads them: ``FLAGSTREAM_*``."""
+    """The contender's settings, the way the worker reads them: ``FLAGSTREAM_*``; those of
+    contender ``name`` itself (``Contender.env``) last."""
     env = {
         k: v
         for k, v in os.environ.items()
@@ -112,7 +122,52 @@ def contender_env(
         }
     )
     env.update({f"FLAGSTREAM_{k.upper()}": v for k, v in cfg.overrides})
+    if name is not None:
+        env.update(dict(CONTENDERS[name].env))
+        if CONTENDERS[name].campaigns:
+            env["FLAGSTREAM_CAMPAIGN_TOPIC"] = campaigns_topic(flagged)
     return env
+
+
+def campaigns_topic(flagged: str) -> str:
+    """A campaign-stage contender's campaigns topic, beside its flagged topic."""
+    return flagged.removesuffix(".flagged") + ".campaigns"
+
+
+def stage_partitions(cfg: BenchConfig) -> int:
+    """``campaign_partitions`` as the contenders get it (the worker's default unless set)."""
+    return int(dict(cfg.overrides).get("campaign_partitions", STAGE_PARTITIONS_DEFAULT))
+
+
+def stage_topics(group: str) -> tuple[str, str]:
+    """The campaign stage's repartition topic and its table's changelog, as the worker names
+    them (``streams.networks.tap.observations_topic``, ``stage.changelog_topic``)."""
+    return f"{group}-networks-observations", f"{group}-networks-campaigns-changelog"
+
+
+def _wait_for_stage(cfg: BenchConfig, name: str, proc: WatchedProcess, group: str) -> int:
+    """Wait until the stage group has committed every observation written (the stage has done
+    the drain's work, not only the flagged path); returns the observations' count."""
+    observations, _ = stage_topics(group)
+    parts = stage_partitions(cfg)
+    deadline = time.monotonic() + cfg.drain_timeout_s
+    last = -1
+    while time.monotonic() < deadline:
+        ends = sum(kafka.end_offsets(cfg.bootstrap, observations, parts))
+        done = kafka.committed_total(cfg.bootstrap, group, observations, parts)
+        if ends and done >= ends and ends == last:
+            return ends
+        last = ends
+        if not proc.alive():
+            raise BenchError(
+                f"{name} exited with {proc.stop()} before its campaign stage caught up "
+                f"({done} of {ends} observations); log {proc.log_path}:\n" + proc.log_tail()
+            )
+        time.sleep(POLL_S)
+    raise BenchError(
+        f"{name}'s campaign stage did not catch up in {cfg.drain_timeout_s:.0f} s: "
+        "raise --drain-timeout or lower --events"
+    )
 
 
 def leader_topic(group: str) -> str:
@@ -129,9 +184,13 @@ def drain(cfg: BenchConfig, name: str, input_topic: str, n: int, malformed: int)
     """Run one contender over the whole preloaded topic; raises BenchError if it cannot finish."""
     _, flagged, dlq = _topics(cfg, name, "drain")
     kafka.create_topics(cfg.bootstrap, [flagged, dlq], cfg.partitions, kafka.OUTPUT_TOPIC_CONFIG)
+    if CONTENDERS[name].campaigns:  # one partition, so that the scan below reads all of it
+        kafka.create_topics(cfg.bootstrap, [campaigns_topic(flagged)], 1, kafka.OUTPUT_TOPIC_CONFIG)
     group = f"bench-{cfg.run_id}-{name}-drain"
-    env = contender_env(cfg, input_topic, flagged, dlq, group, cfg.drain_timeout_s + 120)
+    env = contender_env(cfg, input_topic, flagged, dlq, group, cfg.drain_timeout_s + 120, name)
     proc = WatchedProcess(CONTENDERS[name].argv, env, cfg.run_dir / f"{name}-drain.log")
+    stage = CONTENDERS[name].campaigns
+    observations = 0
     started = time.time()
     proc.start()
     committed = 0
@@ -152,6 +211,8 @@ def drain(cfg: BenchConfig, name: str, input_topic: str, n: int, malformed: int)
                 f"{name} committed {committed} of {n} events in {cfg.drain_timeout_s:.0f} s: "
                 "raise --drain-timeout or lower --events"
             )
+        if stage:
+            observations = _wait_for_stage(cfg, name, proc, group)
         time.sleep(1.0)  # commits follow acknowledgements; let the last outputs land
         exit_code = proc.stop()
     finally:
@@ -161,13 +222,23 @@ def drain(cfg: BenchConfig, name: str, input_topic: str, n: int, malformed: int)
     out_d = kafka.scan_topic(cfg.bootstrap, dlq, cfg.partitions)
     firsts = [t for t in (out_f.first_ts_ms, out_d.first_ts_ms) if t is not None]
     lasts = [t for t in (out_f.last_ts_ms, out_d.last_ts_ms) if t is not None]
+    stage_scans: dict[str, kafka.TopicScan] = {}
+    if stage:
+        # the stage's own writes (table changelog, campaign records) end its share of the work
+        _, changelog = stage_topics(group)
+        stage_scans = {
+            "changelog": kafka.scan_topic(cfg.bootstrap, changelog, stage_partitions(cfg)),
+            "campaigns": kafka.scan_topic(cfg.bootstrap, campaigns_topic(flagged), 1),
+        }
+        lasts += [s.last_ts_ms for s in stage_scans.values() if s.last_ts_ms is not None]
     if not firsts or not lasts:
         raise BenchError(f"{name} wrote no output at all for {n} events; log {proc.log_path}")
     t_first, t_last = min(firsts) / 1000, max(lasts) / 1000
     window = max(t_last - t_first, 1e-3)
     cpu = proc.cpu_at(t_last) - proc.cpu_at(t_first)
     if not cfg.keep_topics:
-        kafka.delete_topics(cfg.bootstrap, [flagged, dlq, leader_topic(group)])
+        extra = [campaigns_topic(flagged), *stage_topics(group)] if stage else []
+        kafka.delete_topics(cfg.bootstrap, [flagged, dlq, leader_topic(group), *extra])
     return DrainResult(
         events=n,
         seconds=round(window, 3),
@@ -183,6 +254,13 @@ def drain(cfg: BenchConfig, name: str, input_topic: str, n: int, malformed: int)
         startup_s=round(t_first - started, 2),
         exit_code=exit_code,
         load_avg_1m=round(os.getloadavg()[0], 2),
+        stage={
+            "observations": observations,
+            "changelog_writes": stage_scans["changelog"].count,
+            "campaign_records": stage_scans["campaigns"].count,
+        }
+        if stage
+        else {},
     )
 
 
@@ -260,7 +338,7 @@ def latency(
     kafka.create_topics(cfg.bootstrap, [flagged, dlq], cfg.partitions, kafka.OUTPUT_TOPIC_CONFIG)
     group = f"bench-{cfg.run_id}-{name}-r{rate}"
     budget = cfg.startup_timeout_s + cfg.latency_seconds + cfg.settle_timeout_s + 120
-    env = contender_env(cfg, live, flagged, dlq, group, budget)
+    env = contender_env(cfg, live, flagged, dlq, group, budget, name)
     command = argv or CONTENDERS[name].argv
     proc = WatchedProcess(command, env, cfg.run_dir / f"{name}-r{rate}.log")
     reader = _Reader(cfg.bootstrap, [flagged, dlq], cfg.partitions)
@@ -299,7 +377,10 @@ def latency(
     if len(arr) < 100:
         notes.append(f"only {len(arr)} flagged samples: percentiles are rough")
     if not cfg.keep_topics:
-        kafka.delete_topics(cfg.bootstrap, [live, flagged, dlq, leader_topic(group)])
+        extra = (
+            [campaigns_topic(flagged), *stage_topics(group)] if CONTENDERS[name].campaigns else []
+        )
+        kafka.delete_topics(cfg.bootstrap, [live, flagged, dlq, leader_topic(group), *extra])
     return LatencyResult(
         offered_eps=rate,
         sent=len(sent_at),

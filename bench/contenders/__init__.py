@@ -16,6 +16,13 @@ class Contender:
     name: str
     argv: tuple[str, ...]
     what: str
+    # settings of its own, applied after the run's ``--set`` overrides (FLAGSTREAM_* names)
+    env: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def campaigns(self) -> bool:
+        """Whether it runs the campaign stage (issue 10): its drain waits for the stage too."""
+        return dict(self.env).get("FLAGSTREAM_CAMPAIGNS_ENABLED") == "1"
 
 
 CONTENDERS: dict[str, Contender] = {
@@ -25,6 +32,13 @@ CONTENDERS: dict[str, Contender] = {
             "flagstream",
             (sys.executable, "-m", "streams.cli", "worker"),
             "the real worker: `flagstream worker` (Faust, batches of batch_max, model in a thread)",
+        ),
+        Contender(
+            "flagstream-campaigns",
+            (sys.executable, "-m", "streams.cli", "worker"),
+            "the real worker with campaign detection on (indicators, MinHash, the campaign stage "
+            "and its tables): its drain ends with the stage's last write",
+            (("FLAGSTREAM_CAMPAIGNS_ENABLED", "1"),),
         ),
         Contender(
             "raw-classify",

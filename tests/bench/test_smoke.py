@@ -21,6 +21,7 @@ pytestmark = pytest.mark.skipif(
 
 CONTENDERS = (
     "flagstream",
+    "flagstream-campaigns",
     "raw-classify",
     "raw-transport",
     "faust-naive",
@@ -85,6 +86,10 @@ def test_smoke_run_reconciles(kafka_bootstrap: str, tmp_path: Path) -> None:
         assert counts["dead_lettered"] == malformed, name  # every malformed one, and only those
         assert counts["flagged"] > 0, name
         assert sum(counts["flagged_decided_by"].values()) == counts["flagged"], name
+        if name == "flagstream-campaigns":  # the campaign stage ran, and its drain waited for it
+            stage = c["drain"]["stage"]
+            assert stage["observations"] > 0, stage
+            assert stage["changelog_writes"] > 0, stage
         if name != "raw-transport":
             flagged_by_model.add(counts["flagged"])
             # the fast tier alone decides every flagged event (accurate_model_path=none)
