@@ -227,7 +227,9 @@ def drain(cfg: BenchConfig, name: str, input_topic: str, n: int, malformed: int)
         # the stage's own writes (table changelog, campaign records) end its share of the work
         _, changelog = stage_topics(group)
         stage_scans = {
-            "changelog": kafka.scan_topic(cfg.bootstrap, changelog, stage_partitions(cfg)),
+            "changelog": kafka.scan_topic(
+                cfg.bootstrap, changelog, stage_partitions(cfg), compacted=True
+            ),
             "campaigns": kafka.scan_topic(cfg.bootstrap, campaigns_topic(flagged), 1),
         }
         lasts += [s.last_ts_ms for s in stage_scans.values() if s.last_ts_ms is not None]

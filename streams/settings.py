@@ -307,8 +307,8 @@ class Settings(BaseSettings):
         description=(
             "Extract indicators and near-duplicate signatures from every event and detect "
             "campaigns (a second agent with Faust tables). Off (the default until its cost "
-            "meets its goal: ~4x the CPU per event today, docs/networks.md): events are judged "
-            "alone."
+            "meets its goal: 6-17x the CPU per event on a worker today, docs/networks.md): "
+            "events are judged alone."
         ),
     )
     campaign_topic: str = Field(

@@ -35,9 +35,8 @@ from streams.settings import load_settings
     "-c",
     "contenders",
     multiple=True,
-    help="Run only these (repeatable): flagstream, raw-classify, raw-transport, faust-naive, "
-    "faust-batched, raw-librdkafka, "
-    "quixstreams.",
+    help="Run only these (repeatable): flagstream, flagstream-campaigns, raw-classify, "
+    "raw-transport, faust-naive, faust-batched, raw-librdkafka, quixstreams.",
 )
 @click.option(
     "--out",
