@@ -13,6 +13,7 @@ platform's traffic) and of all dev rows.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -170,9 +171,10 @@ def cascade_entry(
 def encoder_dev_scores(dev: Sequence[Example]) -> npt.NDArray[np.float32]:
     """The shipped encoder's int8 scores on the calibration dev rows, one row per run.
 
-    Read from the encoder build's ``models/build/<encoder>-dev-scores.npz`` when it holds these
-    rows; otherwise (a fresh checkout, no build) scored again with the shipped file, as the
-    service scores, and saved there.
+    Read from the encoder build's ``models/build/<encoder>-dev-scores.npz`` when it was saved
+    for these very rows and this encoder file (both digests match, see :func:`scores_key`);
+    otherwise (a fresh checkout, no build, another corpus or encoder) scored again with the
+    shipped file, as the service scores, and saved there.
     """
     import os  # noqa: PLC0415
 
@@ -181,15 +183,25 @@ def encoder_dev_scores(dev: Sequence[Example]) -> npt.NDArray[np.float32]:
     from streams.model import load_model  # noqa: PLC0415
 
     path = BUILD_DIR / f"{ENCODER_PATH.stem}-dev-scores.npz"
+    key = scores_key(ENCODER_PATH.read_bytes(), [e.text for e in dev])
     if path.exists():
-        saved = np.load(path)["int8"]
-        if saved.shape[0] == len(dev):
-            return np.asarray(saved, dtype=np.float32)
+        saved = np.load(path)
+        if "key" in saved.files and str(saved["key"]) == key:
+            return np.asarray(saved["int8"], dtype=np.float32)
     encoder = load_model(ENCODER_PATH, row_workers=os.cpu_count() or 1)
     scores = encoder.score_each([e.text for e in dev])
     BUILD_DIR.mkdir(parents=True, exist_ok=True)
-    np.savez(path, int8=scores)
+    np.savez(path, int8=scores, key=np.asarray(key))
     return scores
+
+
+def scores_key(model: bytes, texts: Sequence[str]) -> str:
+    """What saved scores are valid for: the model file's sha256 and the texts, in order."""
+    h = hashlib.sha256(hashlib.sha256(model).digest())
+    for text in texts:
+        h.update(text.encode("utf-8", "surrogatepass"))
+        h.update(b"\x00")
+    return h.hexdigest()
 
 
 def calibrate_cascade(
