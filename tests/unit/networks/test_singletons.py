@@ -134,3 +134,40 @@ def test_a_time_beyond_the_segments_range_opens_a_new_one_and_a_late_repeat_move
 
 def test_the_mmap_threshold_is_set_on_glibc_only() -> None:
     assert set_mmap_threshold(131_072) is (platform.libc_ver()[0] == "glibc")
+
+
+def test_a_sealed_segment_bucketed_finds_the_same_rows_in_the_same_order() -> None:
+    rng = np.random.default_rng(9)
+    n = 14_000  # 140,000 keys: a sealed segment's index is bucketed from 131,074
+    sigs = rng.integers(0, 2**32, (n, HASHER.num_perm), dtype=np.uint64).astype(np.uint32)
+    bands = rng.integers(0, 2**63, (n, HASHER.bands), dtype=np.int64)
+    bands[1::7] = bands[::7][: len(bands[1::7])]  # keys shared by several rows
+    bands[:, 3] &= 0xFFFF_0000_FFFF  # many keys in one bucket (their high 16 bits are zero)
+    store = _store()
+    expected: dict[int, list[int]] = {}
+    for i in range(n):
+        store.add(f"e{i}", f"u{i}", T0 + i * 0.01, (), sigs[i], bands[i])
+        for key in dict.fromkeys(int(b) & 0xFFFF_FFFF for b in bands[i]):
+            expected.setdefault(key, []).append(i)
+        if i % 256 == 255:
+            store.index()
+    store.add("late", "u-late", T0 + 28 * DAY, (), sigs[0], bands[0])  # seals the first
+    store.index()
+    segment = store._segments[0]
+    assert segment.lows is not None
+    assert segment.keys.size == 0
+    # 4 bytes a key (low half, row) and 65,537 offsets, not 6 bytes a key
+    per_row = HASHER.num_perm * 2 + 4 + 1 + 4  # signature, time, alive, record start
+    assert segment.indexed() == n * HASHER.bands
+    assert segment.nbytes() == n * per_row + len(segment.arena) + 4 * n * HASHER.bands + 4 * 65_537
+    queries = [bands[i] for i in rng.integers(0, n, 300).tolist()]
+    queries += [rng.integers(0, 2**63, HASHER.bands, dtype=np.int64) for _ in range(100)]
+    for query in queries:
+        rows = [r for s, r in store.candidates(query, T0 - 1) if s is segment]
+        want = list(
+            dict.fromkeys(r for b in query.tolist() for r in expected.get(b & 0xFFFF_FFFF, ()))
+        )
+        assert rows == want
+    for row in rng.integers(0, n, 50).tolist():
+        assert store.keys_of(segment, row) == sorted(int(b) & 0xFFFF_FFFF for b in bands[row])
+    assert store.get(segment, 13_999).author_id == "u13999"
