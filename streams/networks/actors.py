@@ -8,7 +8,6 @@ the campaign stage owns it, on the author's partition of the repartition topic.
 
 from __future__ import annotations
 
-import heapq
 import math
 from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from typing import Any, Final
 import orjson
 
 from streams.networks.campaigns import Observation, stored_json
+from streams.networks.expiry import ExpiryQueue
 
 DAY_S: Final = 86_400.0
 #: an author not flagged for this many half-lives (a count below 1%) is forgotten
@@ -44,7 +44,7 @@ class ActorTracker:
     store: MutableMapping[str, bytes]
     half_life_s: float = DAY_S
     min_flags: float = 1.0  # standings at or above this are returned (the rest stay stored)
-    _expiry: list[tuple[float, str]] = field(default_factory=list)
+    _expiry: ExpiryQueue = field(default_factory=ExpiryQueue)
     watermark: float = 0.0
 
     def rebuild(self) -> list[ActorStanding]:
@@ -54,22 +54,23 @@ class ActorTracker:
         for key, raw in list(self.store.items()):
             if key.startswith("a:"):
                 data = orjson.loads(raw)
-                self._expiry.append((float(data["t"]), key))
+                self._expiry.push(float(data["t"]), key)
                 out.append(self.standing(key[2:], data))
-        heapq.heapify(self._expiry)
         return out
 
     def expire(self) -> list[str]:
         """Forget authors not flagged for ``FORGET_HALF_LIVES`` half-lives; their ids."""
         horizon = self.watermark - FORGET_HALF_LIVES * self.half_life_s
         gone: list[str] = []
-        while self._expiry and self._expiry[0][0] < horizon:
-            _t, key = heapq.heappop(self._expiry)
-            raw = self.store.get(key)
-            if raw is not None and float(orjson.loads(raw)["t"]) < horizon:
+        for key in self._expiry.due(horizon, self._time_of):
+            if (ts := self._time_of(key)) is not None and ts < horizon:
                 del self.store[key]
                 gone.append(key[2:])
         return gone
+
+    def _time_of(self, key: str) -> float | None:
+        raw = self.store.get(key)
+        return None if raw is None else float(orjson.loads(raw)["t"])
 
     def observe(self, observations: Iterable[Observation]) -> list[ActorStanding]:
         touched: dict[str, dict[str, Any]] = {}
@@ -97,7 +98,7 @@ class ActorTracker:
         out: list[ActorStanding] = []
         for key, data in touched.items():
             self.store[key] = stored_json(data)
-            heapq.heappush(self._expiry, (float(data["t"]), key))
+            self._expiry.push(float(data["t"]), key)
             standing = self.standing(key[2:], data)
             if standing.flags >= self.min_flags:
                 out.append(standing)

@@ -33,7 +33,6 @@ members, the ``max_authors`` most recently seen authors.
 from __future__ import annotations
 
 import hashlib
-import heapq
 from collections import OrderedDict
 from collections.abc import Iterable, MutableMapping, Sequence
 from dataclasses import dataclass, field
@@ -43,6 +42,7 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 
+from streams.networks.expiry import ExpiryQueue
 from streams.networks.minhash import MinHasher, decode_signature, encode_signature
 from streams.networks.singletons import Singleton, SingletonStore
 
@@ -242,7 +242,7 @@ class CampaignTracker:
     watermark: float = 0.0
     # band key (its low 32 bits, as singletons keep them) -> cluster store key
     _index: dict[int, str] = field(default_factory=dict)
-    _expiry: list[tuple[float, str]] = field(default_factory=list)  # heap of (last_seen, key)
+    _expiry: ExpiryQueue = field(default_factory=ExpiryQueue)  # keys by last_seen
     singletons: SingletonStore = field(init=False)
     _horizon: float = float("-inf")  # the last expire()'s: older singletons are gone
     _decoded: OrderedDict[str, _Decoded] = field(default_factory=OrderedDict)
@@ -278,12 +278,11 @@ class CampaignTracker:
             if not key.startswith(GROUP_PREFIXES):
                 continue  # another tracker's (actors.py)
             data = self.decode(raw)
-            self._expiry.append((float(data["last_seen"]), key))
+            self._expiry.push(float(data["last_seen"]), key)
             self.watermark = max(self.watermark, float(data["last_seen"]))
             if key.startswith("n:"):
                 for band in self._bands_of(data):
                     self._index.setdefault(band, key)
-        heapq.heapify(self._expiry)
 
     def _bands_of(self, data: dict[str, Any]) -> list[int]:
         """The index keys of a stored cluster: its full exemplars' band keys and those the
@@ -433,7 +432,7 @@ class CampaignTracker:
                 stored = encode_group(data)
                 self.store[key] = stored
                 self._keep(key, group, len(stored))
-                heapq.heappush(self._expiry, (float(data["last_seen"]), key))
+                self._expiry.push(float(data["last_seen"]), key)
         self.singletons.index()
         self.expire()
         return out
@@ -677,9 +676,7 @@ class CampaignTracker:
         self._horizon = max(self._horizon, horizon)
         self.singletons.expire(horizon)
         removed = 0
-        heap = self._expiry
-        while heap and heap[0][0] < horizon:
-            _ts, key = heapq.heappop(heap)
+        for key in self._expiry.due(horizon, self._last_seen):
             raw = self.store.get(key)
             if raw is None:
                 continue
@@ -697,6 +694,11 @@ class CampaignTracker:
                     if self._index.get(band) == key:
                         del self._index[band]
         return removed
+
+    def _last_seen(self, key: str) -> float | None:
+        """A stored group's last_seen (None if it is not stored)."""
+        data = self.group(key)
+        return None if data is None else float(data["last_seen"])
 
 
 def indicator_json(itype: str, value: str) -> dict[str, str]:
