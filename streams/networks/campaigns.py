@@ -86,23 +86,49 @@ def stored_json(value: Any) -> bytes:
     return bytes(memoryview(orjson.dumps(value)))
 
 
+#: a stored group's fields under one-letter names: ~100 bytes less in each stored value (the
+#: 40,000 indicator groups of the 1M-author bench held 4 MB of field names). Other fields keep
+#: their names; values written with the full names are still read.
+_SHORT: Final = {
+    "id": "i",
+    "kind": "k",
+    "members": "m",
+    "authors": "a",
+    "event_count": "c",
+    "labels": "l",
+    "indicators": "d",
+    "first_seen": "f",
+    "last_seen": "t",
+    "sample": "x",
+    "active": "v",
+    "reported": "r",
+    "reported_at": "p",
+    "reported_labels": "q",
+    "founder_bands": "b",
+}
+_LONG: Final = {short: name for name, short in _SHORT.items()}
+
+
 def encode_group(data: dict[str, Any]) -> bytes:
-    """A group as stored: its JSON without the exemplars, ``\\n``, the exemplars' raw bytes.
+    """A group as stored: its JSON without the exemplars (fields by their one-letter names),
+    ``\\n``, the exemplars' raw bytes.
 
     orjson never writes a raw newline (JSON escapes it in strings), so the first one ends the
     document. Raw little-endian uint32 signatures take 160 bytes each; as base64 in the JSON
     they took 216 and a decode per comparison.
     """
     exemplars: list[bytes] = data["exemplars"]
-    head = {k: v for k, v in data.items() if k != "exemplars"}
+    short = _SHORT.get
+    head = {short(k, k): v for k, v in data.items() if k != "exemplars"}
     return orjson.dumps(head) + b"\n" + b"".join(exemplars)
 
 
 def decode_group(raw: bytes, signature_bytes: int) -> dict[str, Any]:
-    """The inverse of :func:`encode_group`; also reads the earlier all-JSON values (base64
-    exemplars), so a changelog written before this format recovers."""
+    """The inverse of :func:`encode_group`; also reads the earlier values, with full field
+    names and all-JSON ones (base64 exemplars), so a changelog written before recovers."""
     head, sep, tail = raw.partition(b"\n")
-    data: dict[str, Any] = orjson.loads(head)
+    long = _LONG.get
+    data: dict[str, Any] = {long(k, k): v for k, v in orjson.loads(head).items()}
     if sep:
         data["exemplars"] = [
             tail[i : i + signature_bytes] for i in range(0, len(tail), signature_bytes)

@@ -383,6 +383,28 @@ def test_groups_store_raw_signatures_and_read_the_earlier_base64_json() -> None:
     assert decode_group(legacy, len(raw))["exemplars"] == [raw]
 
 
+def test_groups_are_stored_with_short_field_names_and_full_ones_are_still_read() -> None:
+    raw = HASHER.signatures([SCAM])[0][0].astype("<u4").tobytes()
+    t = CampaignTracker(CampaignConfig(min_authors=2), {})
+    t.observe(observations([SCAM, SCAM], ["a", "b"]))
+    ((key, stored),) = [(k, v) for k, v in t.store.items() if k.startswith("n:")]
+    data = t.decode(stored)
+    assert {"members", "last_seen", "founder_bands", "exemplars"} <= data.keys()
+    head = stored.partition(b"\n")[0]
+    assert b"last_seen" not in head
+    assert b'"t":' in head
+    # as the changelog held it before: full names, then the raw exemplars
+    earlier = orjson.dumps({k: v for k, v in data.items() if k != "exemplars"})
+    earlier += b"\n" + b"".join(data["exemplars"])
+    assert len(stored) <= len(earlier) - 100
+    assert decode_group(earlier, len(raw)) == data
+    recovered = CampaignTracker(CampaignConfig(min_authors=2), {key: earlier})
+    recovered.rebuild()
+    (record,) = recovered.observe(observations([SCAM], ["c"], 1_000_002.0, tag="later"))
+    assert record["author_count"] == 3
+    assert record["campaign_id"] == data["id"]
+
+
 # --- decoded groups kept between batches: a cache of what the tracker wrote itself ----------
 
 
