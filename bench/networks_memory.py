@@ -87,9 +87,11 @@ def measure(authors: int, checkpoints: list[int], seed: int = 11) -> list[dict[s
             "keys": 0,
             "singletons": 0,
             "seconds": 0.0,
+            "cpu_seconds": 0.0,
         }
     ]
     started = time.perf_counter()
+    cpu_started = time.process_time()
     batch: list[tuple[str, str, tuple[str, ...]]] = []
     seen = 0
     marks = iter(sorted(checkpoints))
@@ -134,13 +136,16 @@ def measure(authors: int, checkpoints: list[int], seed: int = 11) -> list[dict[s
                     "keys": len(store),
                     "singletons": len(campaigns.singletons),
                     "seconds": round(time.perf_counter() - started, 1),
+                    # this process's CPU (the wall time above includes other jobs' load)
+                    "cpu_seconds": round(time.process_time() - cpu_started, 1),
                 }
             )
             p = points[-1]
             print(
                 f"{seen:>9,} authors  RSS {p['rss_mb']:7.1f} MB  stored {p['stored_mb']:7.1f} MB"
                 f"  singletons {p['singleton_mb']:6.1f} MB  {len(store):>9,} keys"
-                f"  {p['singletons']:>9,} singletons  {p['seconds']:6.1f} s",
+                f"  {p['singletons']:>9,} singletons  {p['seconds']:6.1f} s"
+                f" ({p['cpu_seconds']:.1f} s CPU)",
                 flush=True,
             )
             mark = next(marks, None)

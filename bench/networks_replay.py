@@ -1,6 +1,7 @@
 """The 50k firehose of the end-to-end test replayed through one campaign tracker, no broker.
 
     python -m bench.networks_replay [--out FILE] [--compare FILE] [--batch 256]
+        [--spacing 0.002] [--segment-size 65536]
 
 The firehose is ``tests/integration/test_networks_firehose.py``'s (``firehose()``, the same seed:
 50,000 benign events from 6,000 authors, the hidden scam, phone, listed and late campaigns).
@@ -30,6 +31,7 @@ from typing import Any
 from streams.networks.campaigns import CampaignTracker, Observation
 from streams.networks.indicators import IndicatorExtractor
 from streams.networks.minhash import MinHasher
+from streams.networks.singletons import SingletonStore
 from streams.networks.stage import campaign_config
 from streams.settings import load_settings
 from tests.integration.test_networks_firehose import SEED, firehose
@@ -37,10 +39,16 @@ from tests.integration.test_networks_firehose import SEED, firehose
 T0 = 1_800_000_000.0  # a fixed start: the replay decides the same on every run
 
 
-def replay(batch: int, spacing: float, flush_every: int) -> dict[str, Any]:
+def replay(
+    batch: int, spacing: float, flush_every: int, segment_size: int | None = None
+) -> dict[str, Any]:
     settings = load_settings()
     events, hidden = firehose(random.Random(SEED))
     tracker = CampaignTracker(campaign_config(settings), {})
+    if segment_size is not None:  # set after the tracker is made: any version's code takes it
+        tracker.singletons = SingletonStore(
+            tracker.hasher.num_perm, tracker.hasher.bands, segment_size
+        )
     hasher = MinHasher()
     extractor = IndicatorExtractor(settings.indicator_default_region)
     types = frozenset(settings.campaign_indicator_types)
@@ -121,10 +129,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=256, help="Observations per bundle.")
     parser.add_argument("--spacing", type=float, default=0.002, help="Seconds between events.")
     parser.add_argument("--flush-every", type=int, default=8, help="Bundles between flushes.")
+    parser.add_argument(
+        "--segment-size",
+        type=int,
+        help="Rows of a singleton segment (default the store's 65,536: the 50k firehose then "
+        "never seals one; e.g. 16384 seals three, each with a bucketed index).",
+    )
     parser.add_argument("--out", type=Path, help="Write every campaign's last record here.")
     parser.add_argument("--compare", type=Path, help="A replay written by --out to compare.")
     args = parser.parse_args(argv)
-    result = replay(args.batch, args.spacing, args.flush_every)
+    result = replay(args.batch, args.spacing, args.flush_every, args.segment_size)
     print(
         f"{result['events']:,} events: {result['campaigns']:,} campaigns, "
         f"{result['records']:,} records, digest {result['digest']}, "
