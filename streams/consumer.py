@@ -193,6 +193,8 @@ class BatchingConsumer(faust_aiokafka.Consumer):
         try:
             while not (consumer_should_stop() or fetcher_should_stop()):
                 records, active = await self._wait_next_records(1.0)
+                if records:  # before any await: nothing else may seek these partitions first
+                    await self._hand_back(records, active)
                 await asyncio.sleep(0)  # never spin without yielding to the loop
                 if records is None or self.should_stop:
                     continue
@@ -222,6 +224,27 @@ class BatchingConsumer(faust_aiokafka.Consumer):
         except Exception as exc:
             self.log.exception("Drain messages raised: %r", exc)
             raise
+
+    async def _hand_back(self, records: Mapping[TP, Sequence[Any]], active: set[TP] | None) -> None:
+        """Seek back each partition of ``records`` whose records this loop will not deliver:
+        all of them if the flow stopped during the fetch, else those paused meanwhile.
+
+        aiokafka moved each partition's position past the records it returned, and
+        ``fetched_records`` reads the partitions it may return from Faust's live set of active
+        partitions, which a rebalance empties (every partition paused): an empty set means every
+        partition to aiokafka. A fetch started before a rebalance can so return, after the table
+        recovery has sought a changelog partition to its start and before it resumes the flow,
+        that partition's records. Faust's ``getmany`` drops them then and seeks only the
+        partitions with committed offsets, which changelogs have none of: the recovery waited
+        forever for records already passed ("No event received for active tp ...",
+        docs/networks.md). Called before any await, so no other seek came in between: the seek
+        puts each partition back where it was before this fetch.
+        """
+        buffered = self._buffered_partitions
+        flowing = self.flow_active
+        for tp, fetched in records.items():
+            if fetched and not (flowing and (active is None or tp in active or tp in buffered)):
+                await self.seek(tp, fetched[0].offset)
 
     async def _deliver(self, tp: TP, fetched: Sequence[Any]) -> None:
         """Hand one partition's fetched records (aiokafka ``ConsumerRecord``s) on."""

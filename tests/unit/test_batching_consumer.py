@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
+from aiokafka.structs import ConsumerRecord
 from faust.types import TP
 from faust.types.tuples import Message
 
@@ -104,3 +106,115 @@ def test_a_record_the_stream_skipped_without_tracking_is_not_acked(tmp_path: Pat
             assert consumer._new_offset(other) is None
 
     asyncio.run(scenario())
+
+
+CHANGELOG = TP("app-networks-campaigns-changelog", 1)
+
+
+class _FakeAiokafka:
+    """The aiokafka consumer under the fetch loop, holding one changelog partition of 4 records.
+
+    As aiokafka does: a fetch moves the partition's position past what it returns, a seek moves
+    it, and a fetch reads which partitions it may return from the set it was given at the moment
+    it returns, an empty set meaning every partition (``Fetcher.fetched_records``). The first
+    fetch stays in flight until the test releases it, as one begun before a rebalance does; a
+    fetch that finds nothing sets ``idle`` and never returns.
+    """
+
+    def __init__(self, consumer: BatchingConsumer) -> None:
+        self.consumer = consumer
+        self.position = 0
+        self.in_flight = asyncio.Event()
+        self.release = asyncio.Event()
+        self.idle = asyncio.Event()
+        self.fetches = 0
+
+    async def getmany(self, active_partitions: set[TP] | None, timeout_s: float) -> dict[TP, list]:
+        self.fetches += 1
+        if self.fetches == 1:
+            self.in_flight.set()
+            await self.release.wait()
+        if self.position >= 4 or (active_partitions and CHANGELOG not in active_partitions):
+            self.idle.set()
+            await asyncio.Event().wait()
+        records = [
+            ConsumerRecord(
+                CHANGELOG.topic, CHANGELOG.partition, o, 0, 0, b"k", b"v", None, 1, 1, []
+            )
+            for o in range(self.position, 4)
+        ]
+        self.position = 4
+        return {CHANGELOG: records}
+
+    def seek(self, tp: TP, offset: int) -> None:
+        assert tp == CHANGELOG
+        self.position = offset
+
+    async def seek_wait(self, partitions: dict[TP, int]) -> None:
+        """The table recovery's seek (Faust's thread also forgets the partition's read offset)."""
+        for tp, offset in partitions.items():
+            self.seek(tp, offset)
+            self.consumer._read_offset.pop(tp, None)
+
+    async def seek_to_committed(self) -> dict[TP, int]:
+        return {}  # a changelog partition has no committed offset
+
+    def assignment(self) -> set[TP]:
+        return {CHANGELOG}
+
+
+@pytest.mark.parametrize("flow", ["stopped", "running"])
+def test_records_fetched_while_their_partition_was_paused_are_fetched_again(
+    tmp_path: Path, flow: str
+) -> None:
+    """A fetch begun before a rebalance returns after the table recovery sought a changelog
+    partition to its start, while every partition is paused: with the flow stopped (the
+    rebalance's), or running (the end of a recovery: actives paused, standbys sought, not yet
+    resumed). The loop must not deliver those records then, and must deliver them once the
+    recovery resumes the partition. It used to drop them with the position past them: the
+    recovery waited for them forever (docs/networks.md, "Rebalance and kill -9")."""
+
+    async def scenario() -> list[int]:
+        with _consumer(tmp_path) as consumer:
+            fake = _FakeAiokafka(consumer)
+            consumer._thread = fake  # type: ignore[assignment]
+            delivered: list[int] = []
+            waiting = asyncio.Event()  # the loop waits: flow stopped, or nothing to fetch from
+            wake = asyncio.Event()
+
+            async def callback(message: Message) -> None:
+                delivered.append(message.offset)
+
+            async def perform_seek() -> None:  # the loop's reaction to a stopped flow
+                waiting.set()
+
+            async def sleep(seconds: float) -> None:  # Faust's fetch with no active partition
+                waiting.set()
+                await wake.wait()
+
+            consumer.callback = callback
+            consumer.perform_seek = perform_seek  # type: ignore[method-assign]
+            consumer.sleep = sleep  # type: ignore[method-assign,assignment]
+            consumer._set_active_tps({CHANGELOG})
+            fetcher = SimpleNamespace(_stopped=asyncio.Event())
+            task = asyncio.ensure_future(consumer._drain_messages(fetcher))  # type: ignore[arg-type]
+            try:
+                await fake.in_flight.wait()
+                if flow == "stopped":
+                    consumer.stop_flow()
+                consumer.pause_partitions({CHANGELOG})
+                await consumer.seek_wait({CHANGELOG: 0})
+                fake.release.set()  # the fetch in flight returns records 0..3
+                await waiting.wait()  # ... which the loop did not deliver
+                assert delivered == []
+                consumer.resume_partitions({CHANGELOG})  # the recovery resumes
+                consumer.resume_flow()
+                wake.set()
+                await fake.idle.wait()
+                return delivered
+            finally:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    assert asyncio.run(scenario()) == [0, 1, 2, 3]
