@@ -193,8 +193,8 @@ class BatchingConsumer(faust_aiokafka.Consumer):
         try:
             while not (consumer_should_stop() or fetcher_should_stop()):
                 records, active = await self._wait_next_records(1.0)
-                if records:  # before any await: nothing else may seek these partitions first
-                    await self._hand_back(records, active)
+                # before any await: nothing else may seek these partitions first
+                held = await self._hand_back(records, active) if records else set()
                 await asyncio.sleep(0)  # never spin without yielding to the loop
                 if records is None or self.should_stop:
                     continue
@@ -206,6 +206,8 @@ class BatchingConsumer(faust_aiokafka.Consumer):
                 for tp, fetched in records.items():
                     if not self.flow_active or self.app.consumer_generation_id != generation:
                         break
+                    if tp in held:
+                        continue
                     if active is None or tp in active or tp in self._buffered_partitions:
                         await self._deliver(tp, fetched)
                 if self._commit_every is not None and self._n_acked >= self._commit_every:
@@ -225,9 +227,12 @@ class BatchingConsumer(faust_aiokafka.Consumer):
             self.log.exception("Drain messages raised: %r", exc)
             raise
 
-    async def _hand_back(self, records: Mapping[TP, Sequence[Any]], active: set[TP] | None) -> None:
-        """Seek back each partition of ``records`` whose records this loop will not deliver:
-        all of them if the flow stopped during the fetch, else those paused meanwhile.
+    async def _hand_back(
+        self, records: Mapping[TP, Sequence[Any]], active: set[TP] | None
+    ) -> set[TP]:
+        """Seek back each partition of ``records`` whose records this loop will not deliver now,
+        and return them: all of them if the flow stopped during the fetch; a partition paused
+        meanwhile; a stream (not changelog) partition while a rebalance is not over.
 
         aiokafka moved each partition's position past the records it returned, and
         ``fetched_records`` reads the partitions it may return from Faust's live set of active
@@ -236,15 +241,28 @@ class BatchingConsumer(faust_aiokafka.Consumer):
         recovery has sought a changelog partition to its start and before it resumes the flow,
         that partition's records. Faust's ``getmany`` drops them then and seeks only the
         partitions with committed offsets, which changelogs have none of: the recovery waited
-        forever for records already passed ("No event received for active tp ...",
-        docs/networks.md). Called before any await, so no other seek came in between: the seek
-        puts each partition back where it was before this fetch.
+        forever for records already passed. A stream record fetched at the end of the recovery,
+        when Faust has resumed the stream partitions and the flow but not yet flow control, is
+        delivered to an agent's queue that resuming flow control then empties. Either way a
+        stream partition's first record after a rebalance could be lost for good: Faust's commit
+        passes a missing record at exactly the committed offset (docs/networks.md, "Rebalance
+        and kill -9"). Called before the loop yields to the event loop, so no other seek came in
+        between: the seek puts each partition back where it was before this fetch.
         """
         buffered = self._buffered_partitions
         flowing = self.flow_active
+        rebalancing = self.app.rebalancing
+        changelogs = self.app.tables.changelog_topics if rebalancing else ()
+        held: set[TP] = set()
         for tp, fetched in records.items():
-            if fetched and not (flowing and (active is None or tp in active or tp in buffered)):
+            if fetched and not (
+                flowing
+                and (active is None or tp in active or tp in buffered)
+                and (not rebalancing or tp.topic in changelogs)
+            ):
                 await self.seek(tp, fetched[0].offset)
+                held.add(tp)
+        return held
 
     async def _deliver(self, tp: TP, fetched: Sequence[Any]) -> None:
         """Hand one partition's fetched records (aiokafka ``ConsumerRecord``s) on."""
