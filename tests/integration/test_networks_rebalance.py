@@ -268,36 +268,6 @@ def _settled(admin: KafkaAdminClient, group: str, members: int) -> bool:
     return described.get("group_state") == "Stable" and len(described.get("members", ())) == members
 
 
-def _known_loss(
-    campaigns: Campaigns,
-    step: str,
-    kind: str,
-    members: Sequence[tuple[str, str, str]],
-    new: int,
-) -> None:
-    """xfail for the one known bug, and only for its exact symptom: at the join step, the
-    campaign (same id) names every member but a few of that step's, the first bundle after the
-    group settled (docs/networks.md, "A member lost in a rebalance"; 2 of 16 runs). Any other
-    failure is a failure."""
-    if step != KNOWN_LOSS_STEP:
-        return
-    records = campaigns.records(kind)
-    if not records:
-        return
-    ids = {c["campaign_id"] for _, c in records}
-    latest = max((c for _, c in records), key=lambda c: c["author_count"])
-    missing = {e for e, _, _ in members} - set(latest["event_ids"])
-    latest_step = {e for e, _, _ in members[len(members) - new :]}
-    if len(ids) == 1 and missing and missing <= latest_step and len(missing) <= 3:
-        pytest.xfail(
-            f"known bug, not fixed: {kind} lost {sorted(missing)} at the join step "
-            "(docs/networks.md, 'A member lost in a rebalance')"
-        )
-
-
-KNOWN_LOSS_STEP = "two again"
-
-
 def test_campaigns_survive_a_rebalance_and_back(kafka_bootstrap: str, tmp_path: Path) -> None:
     prefix = f"netrb-{uuid.uuid4().hex[:8]}"
     env = _env(kafka_bootstrap, prefix)
@@ -326,11 +296,7 @@ def test_campaigns_survive_a_rebalance_and_back(kafka_bootstrap: str, tmp_path: 
         """The campaigns after a step that grew each by ``count``; ``since``: (what, when) the
         step's figure is timed from, besides the production of its members."""
         for kind in KINDS:
-            try:
-                data, published = campaigns.check(kind, produced[kind], new=count)
-            except AssertionError:
-                _known_loss(campaigns, step, kind, produced[kind], count)
-                raise
+            data, published = campaigns.check(kind, produced[kind], new=count)
             after = "" if since is None else f"{published - since[1]:.1f} s after {since[0]}, "
             figures.append(
                 f"{step}: {kind} {data['author_count']} authors; first record naming one of the "
