@@ -81,6 +81,10 @@ MIRRORED_SOURCES: Final = {
     # relied on by BatchingConsumer.ack: a record it skips (stale generation, flow control
     # suspended) is acked without having been tracked (Message.tracked stays False)
     "faust.streams.Stream._py_aiter": "3a48ee257a65435b",
+    # relied on by BatchingConsumer._hand_back: at the end of a recovery the stream partitions
+    # and the flow are resumed before flow control (whose resume empties the agents' queues),
+    # and app.rebalancing is cleared only after that
+    "faust.tables.recovery.Recovery.on_recovery_completed": "6ef567acf072e46d",
 }
 
 #: slots of ``faust.types.tuples.Message`` that ``BatchingConsumer.ack`` reads
