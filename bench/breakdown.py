@@ -16,6 +16,10 @@ the worker's stamps. Each stage is the time between two consecutive stamps:
 | produce + broker + read | → readable by the harness's reader |
 | (ack) | producer hand-over → the batch acknowledged (commits follow it; not on the path) |
 
+``--contender raw-classify`` stamps the plain aiokafka loop the same way
+(``bench/contenders/raw_classify_traced.py``; there ``getmany`` returns the records on the loop that
+classifies them, so "thread hop" is zero), for a stage-by-stage comparison in one session.
+
 Prints p50/p95/p99 of each stage and of the total, and the stages' mean share among the slowest
 5 % of events (the tail the p99 target is about). Writes the table to ``--out`` as JSON too.
 """
@@ -38,6 +42,11 @@ from bench.config import BenchConfig
 from bench.contenders.flagstream_traced import FAUST_THREAD_ENV, TRACE_PATH_ENV
 from bench.workload import Workload
 
+#: contender → the module that runs it with stage stamps
+TRACED = {
+    "flagstream": "bench.contenders.flagstream_traced",
+    "raw-classify": "bench.contenders.raw_classify_traced",
+}
 STAMPS = ("fetched", "delivered", "handed", "classify_start", "classify_end", "sent")
 STAGES = (
     ("produce + broker + fetch", "send", "fetched"),
@@ -87,9 +96,17 @@ def analyse(
             "tail_mean": round(float(np.mean([(r[b] - r[a]) * 1000 for r in tail])), 2),
         }
     acked = [(r["acked"] - r["sent"]) * 1000 for r in rows if "acked" in r]
+    # every measured event's stamps, flagged or not; one stamp time per call, so distinct
+    # times count the fetches and the batches
+    fetches = len({s["fetched"] for s in stamps.values() if "fetched" in s})
+    batches = len({s["handed"] for s in stamps.values() if "handed" in s})
+    stamped = sum("handed" in s for s in stamps.values())
     return {
         "events": len(rows),
         "samples": len(samples),
+        "stamped": stamped,
+        "fetches": fetches,
+        "batches": batches,
         "total": {**_pct(totals), "mean": round(float(np.mean(totals)), 2)},
         "tail_cut_ms": round(cut, 2),
         "tail_events": len(tail),
@@ -115,6 +132,12 @@ def render(result: dict[str, Any]) -> str:
             f"| **send → readable** | {t['p50']} | {t['p95']} | {t['p99']} | {t['mean']} | "
             f"≥ {result['tail_cut_ms']} |"
         )
+    if result.get("batches"):
+        lines += [
+            "",
+            f"all {result['stamped']:,} measured events came in {result['fetches']:,} fetches and "
+            f"went to the classifier in {result['batches']:,} batches",
+        ]
     ack = result.get("ack_after_send")
     if ack:
         lines += [
@@ -142,6 +165,13 @@ def render(result: dict[str, Any]) -> str:
     is_flag=True,
     help="Run the aiokafka consumer in Faust's own thread (the state before InLoopConsumerThread).",
 )
+@click.option(
+    "--contender",
+    type=click.Choice(sorted(TRACED)),
+    default="flagstream",
+    show_default=True,
+    help="The worker, or raw-classify (the plain aiokafka loop) with the same stamps.",
+)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write JSON here.")
 def main(
     bootstrap: str,
@@ -150,6 +180,7 @@ def main(
     partitions: int,
     overrides: tuple[str, ...],
     faust_thread: bool,
+    contender: str,
     out: Path | None,
 ) -> None:
     pairs = tuple((n.strip().lower(), v) for n, _, v in (o.partition("=") for o in overrides))
@@ -167,17 +198,18 @@ def main(
     os.environ[TRACE_PATH_ENV] = str(trace)
     os.environ[FAUST_THREAD_ENV] = "1" if faust_thread else "0"
     samples: dict[str, tuple[float, float]] = {}
-    argv = (sys.executable, "-m", "bench.contenders.flagstream_traced")
+    argv = (sys.executable, "-m", TRACED[contender])
     lat = measure.latency(
-        cfg, "flagstream-traced", rate, Workload(seed=cfg.seed), argv=argv, samples=samples
+        cfg, f"{contender}-traced", rate, Workload(seed=cfg.seed), argv=argv, samples=samples
     )
     result = analyse(samples, _load(trace))
     result["latency"] = measure.as_dict(lat)
     result["settings"] = dict(pairs)
     result["rate"] = rate
     result["faust_thread"] = faust_thread
+    result["contender"] = contender
     click.echo(
-        f"traced worker at {rate:,} events/s: p50/p95/p99 {lat.p50} / {lat.p95} / {lat.p99} ms "
+        f"traced {contender} at {rate:,} events/s: p50/p95/p99 {lat.p50} / {lat.p95} / {lat.p99} ms "
         f"over {lat.samples} flagged (complete: {lat.complete})"
     )
     click.echo(render(result))
