@@ -370,10 +370,10 @@ def freeze_startup_objects() -> None:
     garbage collector's reach: it lives as long as the process anyway.
 
     Otherwise every full (generation 2) collection walks all of it: measured at 5k events/s, one
-    of 85-103 ms every ~15 s, during which the event loop and the classify thread both stand
-    still (the collector holds the GIL): some 500 events delayed by up to 0.1 s each time, enough
-    to set the p99 (docs/performance.md). After the freeze a full collection took 2.7 ms. Objects
-    made later are collected as before.
+    of 69-103 ms every ~15 s, during which the event loop and the classify thread both stand
+    still (the collector holds the GIL), some 500 events held up to 0.1 s each time
+    (docs/performance.md). After the freeze a full collection took ~3 ms. Objects made later
+    are collected as before.
     """
     gc.collect()
     gc.freeze()
