@@ -38,7 +38,7 @@ import numpy as np
 import orjson
 
 from bench import kafka, measure
-from bench.config import BenchConfig
+from bench.config import latency_config
 from bench.contenders.flagstream_traced import FAUST_THREAD_ENV, TRACE_PATH_ENV
 from bench.workload import Workload
 
@@ -183,15 +183,7 @@ def main(
     contender: str,
     out: Path | None,
 ) -> None:
-    pairs = tuple((n.strip().lower(), v) for n, _, v in (o.partition("=") for o in overrides))
-    cfg = BenchConfig(
-        bootstrap=bootstrap,
-        partitions=partitions,
-        rates=(rate,),
-        latency_seconds=seconds,
-        overrides=pairs,
-        mode="quick",
-    )
+    cfg = latency_config(bootstrap, partitions, rate, seconds, overrides)
     kafka.check_broker(cfg.bootstrap)
     cfg.run_dir.mkdir(parents=True, exist_ok=True)
     trace = cfg.run_dir / "trace.jsonl"
@@ -204,7 +196,7 @@ def main(
     )
     result = analyse(samples, _load(trace))
     result["latency"] = measure.as_dict(lat)
-    result["settings"] = dict(pairs)
+    result["settings"] = dict(cfg.overrides)
     result["rate"] = rate
     result["faust_thread"] = faust_thread
     result["contender"] = contender

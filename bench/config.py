@@ -53,3 +53,22 @@ def preset(mode: Mode) -> dict[str, object]:
             "settle_timeout_s": 60.0,
         }
     return {}
+
+
+def parse_overrides(overrides: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """``--set NAME=VALUE`` options as settings overrides (names lower-cased)."""
+    return tuple((n.strip().lower(), v) for n, _, v in (o.partition("=") for o in overrides))
+
+
+def latency_config(
+    bootstrap: str, partitions: int, rate: int, seconds: float, overrides: tuple[str, ...]
+) -> BenchConfig:
+    """The run of a tool that offers one load to workers of its own (breakdown, paired)."""
+    return BenchConfig(
+        bootstrap=bootstrap,
+        partitions=partitions,
+        rates=(rate,),
+        latency_seconds=seconds,
+        overrides=parse_overrides(overrides),
+        mode="quick",
+    )

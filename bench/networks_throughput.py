@@ -32,7 +32,7 @@ import orjson
 from confluent_kafka import Producer
 
 from bench import kafka
-from bench.config import RESULTS_DIR, BenchConfig
+from bench.config import RESULTS_DIR, BenchConfig, parse_overrides
 from bench.errors import BenchError
 from bench.measure import as_dict, drain
 from bench.runner import machine
@@ -98,9 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--stem", default="networks-throughput")
     ap.add_argument("--out", type=Path, default=RESULTS_DIR)
     args = ap.parse_args(argv)
-    overrides = tuple(tuple(o.split("=", 1)) for o in args.overrides)
-    if any(len(o) != 2 for o in overrides):
+    if any("=" not in o for o in args.overrides):
         ap.error("--set takes NAME=VALUE")
+    overrides = parse_overrides(tuple(args.overrides))
     kafka.check_broker(args.bootstrap)
     topic, n = preload(args.bootstrap)
     base = BenchConfig(

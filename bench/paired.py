@@ -23,7 +23,7 @@ import click
 import numpy as np
 
 from bench import kafka, measure
-from bench.config import BenchConfig
+from bench.config import BenchConfig, latency_config
 from bench.contenders import CONTENDERS
 from bench.errors import BenchError
 from bench.process import WatchedProcess
@@ -83,15 +83,7 @@ def main(
     overrides: tuple[str, ...],
     out: Path | None,
 ) -> None:
-    pairs = tuple((n.strip().lower(), v) for n, _, v in (o.partition("=") for o in overrides))
-    cfg = BenchConfig(
-        bootstrap=bootstrap,
-        partitions=partitions,
-        rates=(rate,),
-        latency_seconds=seconds,
-        overrides=pairs,
-        mode="quick",
-    )
+    cfg = latency_config(bootstrap, partitions, rate, seconds, overrides)
     kafka.check_broker(cfg.bootstrap)
     cfg.run_dir.mkdir(parents=True, exist_ok=True)
     runs: dict[str, tuple[tuple[str, ...], str | None]] = {}
@@ -139,7 +131,7 @@ def main(
         "seconds": seconds,
         "sent": len(sent_at),
         "load_avg_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],
-        "settings": dict(pairs),
+        "settings": dict(cfg.overrides),
     }
     workers: dict[str, dict[str, float]] = {}
     click.echo(f"{len(sent_at):,} events at {rate:,}/s; load {result['load_avg_1m']}")

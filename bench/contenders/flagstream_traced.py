@@ -63,11 +63,29 @@ class Stamps:
                     f.write(b"".join(orjson.dumps(r) + b"\n" for r in rows))
 
 
+def trace_process(stamps: Stamps) -> None:
+    """Stamp ``classify_start``/``classify_end`` around ``Pipeline.process`` (both loops)."""
+    from streams import pipeline  # noqa: PLC0415
+
+    now = time.time
+    process = pipeline.Pipeline.process
+
+    @functools.wraps(process)
+    def traced_process(self: Any, messages: Sequence[Any]) -> Any:
+        keys = [m.key for m in messages]
+        stamps.stamp("classify_start", keys, now())
+        result = process(self, messages)
+        stamps.stamp("classify_end", keys, now())
+        return result
+
+    pipeline.Pipeline.process = traced_process  # type: ignore[method-assign]
+
+
 def install(stamps: Stamps) -> None:
     """Wrap the worker's stage methods (classes only: nothing runs yet)."""
     from faust.transport.drivers import aiokafka as faust_aiokafka  # noqa: PLC0415
 
-    from streams import agents, consumer, pipeline  # noqa: PLC0415
+    from streams import agents, consumer  # noqa: PLC0415
 
     now = time.time
 
@@ -104,17 +122,7 @@ def install(stamps: Stamps) -> None:
         None,
     )
 
-    process = pipeline.Pipeline.process
-
-    @functools.wraps(process)
-    def traced_process(self: Any, messages: Sequence[Any]) -> Any:
-        keys = [m.key for m in messages]
-        stamps.stamp("classify_start", keys, now())
-        result = process(self, messages)
-        stamps.stamp("classify_end", keys, now())
-        return result
-
-    pipeline.Pipeline.process = traced_process  # type: ignore[method-assign]
+    trace_process(stamps)
     wrap_async(
         agents.FaustTransport,
         "send",

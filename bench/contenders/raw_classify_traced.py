@@ -20,8 +20,8 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer
 
 from bench.contenders import raw_classify, raw_loop
-from bench.contenders.flagstream_traced import TRACE_PATH_ENV, Stamps
-from streams import pipeline, runner
+from bench.contenders.flagstream_traced import TRACE_PATH_ENV, Stamps, trace_process
+from streams import runner
 
 
 def install(stamps: Stamps) -> None:
@@ -48,17 +48,7 @@ def install(stamps: Stamps) -> None:
         await handle(self, messages, *args)
 
     runner.BatchRunner.handle = traced_handle  # type: ignore[method-assign,assignment]
-    process = pipeline.Pipeline.process
-
-    @functools.wraps(process)
-    def traced_process(self: Any, messages: Sequence[Any]) -> Any:
-        keys = [m.key for m in messages]
-        stamps.stamp("classify_start", keys, now())
-        result = process(self, messages)
-        stamps.stamp("classify_end", keys, now())
-        return result
-
-    pipeline.Pipeline.process = traced_process  # type: ignore[method-assign]
+    trace_process(stamps)
     send = raw_loop.AiokafkaTransport.send
 
     @functools.wraps(send)
