@@ -172,18 +172,20 @@ def encoder_dev_scores(dev: Sequence[Example]) -> npt.NDArray[np.float32]:
     """The shipped encoder's int8 scores on the calibration dev rows, one row per run.
 
     Read from the encoder build's ``models/build/<encoder>-dev-scores.npz`` when it was saved
-    for these very rows and this encoder file (both digests match, see :func:`scores_key`);
+    for these very rows and this encoder file (``models.distil.texts_key`` of both);
     otherwise (a fresh checkout, no build, another corpus or encoder) scored again with the
     shipped file, as the service scores, and saved there.
     """
     import os  # noqa: PLC0415
 
+    from models.distil import texts_key  # noqa: PLC0415
     from models.encoder import ENCODER_PATH  # noqa: PLC0415
     from models.export import BUILD_DIR  # noqa: PLC0415
     from streams.model import load_model  # noqa: PLC0415
 
     path = BUILD_DIR / f"{ENCODER_PATH.stem}-dev-scores.npz"
-    key = scores_key(ENCODER_PATH.read_bytes(), [e.text for e in dev])
+    encoder_sha256 = hashlib.sha256(ENCODER_PATH.read_bytes()).hexdigest()
+    key = texts_key(encoder_sha256, [e.text for e in dev])
     if path.exists():
         saved = np.load(path)
         if "key" in saved.files and str(saved["key"]) == key:
@@ -193,15 +195,6 @@ def encoder_dev_scores(dev: Sequence[Example]) -> npt.NDArray[np.float32]:
     BUILD_DIR.mkdir(parents=True, exist_ok=True)
     np.savez(path, int8=scores, key=np.asarray(key))
     return scores
-
-
-def scores_key(model: bytes, texts: Sequence[str]) -> str:
-    """What saved scores are valid for: the model file's sha256 and the texts, in order."""
-    h = hashlib.sha256(hashlib.sha256(model).digest())
-    for text in texts:
-        h.update(text.encode("utf-8", "surrogatepass"))
-        h.update(b"\x00")
-    return h.hexdigest()
 
 
 def calibrate_cascade(
