@@ -187,28 +187,29 @@ def scan_topic(
     decided_by: bool = False,
     compacted: bool = False,
 ) -> TopicScan:
-    """Read a whole topic once, counting records and tracking their min/max timestamps;
-    with ``decided_by``, also count the records per ``decided_by`` field (flagged events).
-    A ``compacted`` topic (a table's changelog) has gaps in its offsets: it is read up to each
-    partition's end offset, and its count is the writes made (the end offsets' sum), not the
-    records the compaction kept."""
+    """Read a whole topic once, up to each partition's end offset, counting records and
+    tracking their min/max timestamps; with ``decided_by``, also count the records per
+    ``decided_by`` field (flagged events). A ``compacted`` topic (a table's changelog) has gaps
+    in its offsets: its count is the writes made (the end offsets' sum), not the records the
+    compaction kept."""
     ends = end_offsets(bootstrap, topic, partitions)
     total = sum(ends)
     if total == 0:
         return TopicScan(0, None, None)
-    if compacted:
-        return _scan_compacted(bootstrap, topic, ends, timeout_s)
     c = _consumer(bootstrap, None, **{"fetch.max.bytes": 52_428_800})
-    c.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
+    c.assign([TopicPartition(topic, p, 0) for p, end in enumerate(ends) if end])
+    pending = {p for p, end in enumerate(ends) if end}
     seen, lo, hi = 0, None, None
     deciders: Counter[str] = Counter()
     deadline = time.monotonic() + timeout_s
     try:
-        while seen < total and time.monotonic() < deadline:
+        while pending and time.monotonic() < deadline:
             for msg in c.consume(num_messages=10_000, timeout=1.0):
                 if msg.error():
                     continue
                 seen += 1
+                if msg.offset() + 1 >= ends[msg.partition()]:
+                    pending.discard(msg.partition())
                 if decided_by:
                     deciders[_decided_by(msg.value())] += 1
                 ts = msg.timestamp()[1]
@@ -216,31 +217,9 @@ def scan_topic(
                 hi = ts if hi is None or ts > hi else hi
     finally:
         c.close()
-    if seen < total:
-        raise BenchError(f"read {seen} of {total} records of {topic} in {timeout_s:.0f} s")
-    return TopicScan(seen, lo, hi, dict(sorted(deciders.items())))
-
-
-def _scan_compacted(bootstrap: str, topic: str, ends: list[int], timeout_s: float) -> TopicScan:
-    c = _consumer(bootstrap, None, **{"fetch.max.bytes": 52_428_800})
-    c.assign([TopicPartition(topic, p, 0) for p, end in enumerate(ends) if end])
-    pending = {p for p, end in enumerate(ends) if end}
-    lo, hi = None, None
-    deadline = time.monotonic() + timeout_s
-    try:
-        while pending and time.monotonic() < deadline:
-            for msg in c.consume(num_messages=10_000, timeout=1.0):
-                if msg.error():
-                    continue
-                if msg.offset() + 1 >= ends[msg.partition()]:
-                    pending.discard(msg.partition())
-                ts = msg.timestamp()[1]
-                lo = ts if lo is None or ts < lo else lo
-                hi = ts if hi is None or ts > hi else hi
-    finally:
-        c.close()
     if pending:
         raise BenchError(
-            f"read {topic} partitions {sorted(pending)} short of their end in {timeout_s:.0f} s"
+            f"read {seen} of {total} records of {topic} in {timeout_s:.0f} s "
+            f"(partitions {sorted(pending)} short of their end)"
         )
-    return TopicScan(sum(ends), lo, hi)
+    return TopicScan(total if compacted else seen, lo, hi, dict(sorted(deciders.items())))

@@ -18,6 +18,7 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,9 +32,11 @@ from bench.contenders.common import MAX_SECONDS_ENV
 from bench.errors import BenchError
 from bench.process import WatchedProcess
 from bench.workload import MALFORMED, Workload
+from streams.networks.stage import changelog_topic
+from streams.networks.tap import observations_topic
+from streams.settings import Settings
 
 POLL_S = 0.5
-STAGE_PARTITIONS_DEFAULT = 4  # Settings.campaign_partitions
 MEASURE_PREFIX = "m"
 WARM_PREFIX = "w"
 PROBE_KEY = b"probe"
@@ -136,13 +139,23 @@ def campaigns_topic(flagged: str) -> str:
 
 def stage_partitions(cfg: BenchConfig) -> int:
     """``campaign_partitions`` as the contenders get it (the worker's default unless set)."""
-    return int(dict(cfg.overrides).get("campaign_partitions", STAGE_PARTITIONS_DEFAULT))
+    default = Settings.model_fields["campaign_partitions"].default
+    return int(dict(cfg.overrides).get("campaign_partitions", default))
 
 
 def stage_topics(group: str) -> tuple[str, str]:
-    """The campaign stage's repartition topic and its table's changelog, as the worker names
-    them (``streams.networks.tap.observations_topic``, ``stage.changelog_topic``)."""
-    return f"{group}-networks-observations", f"{group}-networks-campaigns-changelog"
+    """The campaign stage's repartition topic and its table's changelog, named by the worker's
+    own functions for a worker of consumer group ``group``."""
+    settings = Settings(group_id=group)
+    return observations_topic(settings), changelog_topic(settings)
+
+
+def stage_output_topics(name: str, flagged: str, group: str) -> list[str]:
+    """The topics contender ``name``'s campaign stage writes besides flagged and DLQ (none for
+    a contender without it): deleted with the run's other topics."""
+    if not CONTENDERS[name].campaigns:
+        return []
+    return [campaigns_topic(flagged), *stage_topics(group)]
 
 
 def _wait_for_stage(cfg: BenchConfig, name: str, proc: WatchedProcess, group: str) -> int:
@@ -239,7 +252,7 @@ def drain(cfg: BenchConfig, name: str, input_topic: str, n: int, malformed: int)
     window = max(t_last - t_first, 1e-3)
     cpu = proc.cpu_at(t_last) - proc.cpu_at(t_first)
     if not cfg.keep_topics:
-        extra = [campaigns_topic(flagged), *stage_topics(group)] if stage else []
+        extra = stage_output_topics(name, flagged, group)
         kafka.delete_topics(cfg.bootstrap, [flagged, dlq, leader_topic(group), *extra])
     return DrainResult(
         events=n,
@@ -350,7 +363,7 @@ def latency(
     notes: list[str] = []
     produced = 0
     try:
-        produced += _warm_up(cfg, name, proc, producer, reader, live, workload)
+        produced += warm_up(cfg, {name: proc}, [dlq], producer, reader, live, workload)
         sent_at, t_start, t_end = _offer(producer, live, workload, rate, cfg.latency_seconds)
         produced += len(sent_at)
         producer.flush(30)
@@ -366,22 +379,15 @@ def latency(
         exit_code = proc.stop()
         reader.close()
     window = t_end - t_start
-    lat_ms = []
-    prefix = f"{MEASURE_PREFIX}-".encode()
-    for topic, key, at in reader.seen:
-        if topic == flagged and key.startswith(prefix):
-            i = int(key[len(prefix) :])
-            lat_ms.append((at - sent_at[i]) * 1000)
-            if samples is not None:
-                samples[key.decode()] = (sent_at[i], at)
-    arr = np.asarray(lat_ms)
+    times = flagged_times(reader.seen, flagged, sent_at)
+    if samples is not None:
+        samples.update(times)
+    arr = np.asarray([(at - sent) * 1000 for sent, at in times.values()])
     pct = [round(float(x), 2) for x in np.percentile(arr, [50, 95, 99])] if len(arr) else [None] * 3
     if len(arr) < 100:
         notes.append(f"only {len(arr)} flagged samples: percentiles are rough")
     if not cfg.keep_topics:
-        extra = (
-            [campaigns_topic(flagged), *stage_topics(group)] if CONTENDERS[name].campaigns else []
-        )
+        extra = stage_output_topics(name, flagged, group)
         kafka.delete_topics(cfg.bootstrap, [live, flagged, dlq, leader_topic(group), *extra])
     return LatencyResult(
         offered_eps=rate,
@@ -401,26 +407,28 @@ def latency(
     )
 
 
-def _warm_up(
+def warm_up(
     cfg: BenchConfig,
-    name: str,
-    proc: WatchedProcess,
+    procs: Mapping[str, WatchedProcess],
+    dlqs: Collection[str],
     producer: Producer,
     reader: _Reader,
     live: str,
     workload: Workload,
 ) -> int:
-    """Send a little traffic until malformed probes come back dead-lettered promptly (twice in a
-    row within ``WARM_RTT_S``): the contender has started, joined its group and settled."""
+    """Send a little traffic until malformed probes come back dead-lettered promptly on every
+    one of ``dlqs`` (twice in a row within ``WARM_RTT_S``): every contender in ``procs`` has
+    started, joined its group and settled. Returns the events sent."""
     probe = next(it.raw for it in workload.pool if it.kind == MALFORMED)
     deadline = time.monotonic() + cfg.startup_timeout_s
     sent = prompt = 0
     while time.monotonic() < deadline:
-        if not proc.alive():
-            raise BenchError(
-                f"{name} exited with {proc.stop()} while starting; log {proc.log_path}:\n"
-                + proc.log_tail()
-            )
+        for name, proc in procs.items():
+            if not proc.alive():
+                raise BenchError(
+                    f"{name} exited with {proc.stop()} while starting; log {proc.log_path}:\n"
+                    + proc.log_tail()
+                )
         for _ in range(20):
             key, value, _kind = workload.event(sent, WARM_PREFIX, time.time())
             _produce(producer, live, key, value)
@@ -430,20 +438,34 @@ def _warm_up(
         sent += 1
         producer.flush(10)
         t_probe = time.monotonic()
-        came_back = False
-        while time.monotonic() - t_probe < 2.0:
-            if any(k == key for _t, k, _at in reader.seen[-200:]):
-                came_back = True
-                break
-            time.sleep(0.01)
-        prompt = prompt + 1 if came_back and time.monotonic() - t_probe < WARM_RTT_S else 0
+        waiting = set(dlqs)
+        while waiting and time.monotonic() - t_probe < 2.0:
+            waiting -= {t for t, k, _at in reader.seen[-200 * len(dlqs) :] if k == key}
+            if waiting:
+                time.sleep(0.01)
+        prompt = prompt + 1 if not waiting and time.monotonic() - t_probe < WARM_RTT_S else 0
         if prompt >= 2:
             time.sleep(0.5)
             return sent
+    logs = ", ".join(str(p.log_path) for p in procs.values())
     raise BenchError(
-        f"{name} did not dead-letter probes promptly within {cfg.startup_timeout_s:.0f} s of "
-        f"starting; log {proc.log_path}:\n" + proc.log_tail()
+        f"{', '.join(procs)} did not dead-letter probes promptly within "
+        f"{cfg.startup_timeout_s:.0f} s of starting; logs {logs}:\n"
+        + "\n".join(p.log_tail() for p in procs.values())
     )
+
+
+def flagged_times(
+    seen: Sequence[tuple[str, bytes, float]], flagged: str, sent_at: Sequence[float]
+) -> dict[str, tuple[float, float]]:
+    """Each measured flagged event on ``flagged``: its key → (sent, readable) wall times, the
+    first time it was readable (a redelivered duplicate is not a second sample)."""
+    prefix = f"{MEASURE_PREFIX}-".encode()
+    times: dict[str, tuple[float, float]] = {}
+    for topic, key, at in seen:
+        if topic == flagged and key.startswith(prefix):
+            times.setdefault(key.decode(), (sent_at[int(key[len(prefix) :])], at))
+    return times
 
 
 def _offer(

@@ -23,45 +23,10 @@ import click
 import numpy as np
 
 from bench import kafka, measure
-from bench.config import BenchConfig, latency_config
+from bench.config import latency_config
 from bench.contenders import CONTENDERS
-from bench.errors import BenchError
 from bench.process import WatchedProcess
-from bench.workload import MALFORMED, Workload
-
-WARM_S = 0.5  # a probe back from every worker this fast, twice in a row: all are consuming
-
-
-def _warm_up(
-    cfg: BenchConfig,
-    procs: dict[str, WatchedProcess],
-    dlqs: dict[str, str],
-    reader: measure._Reader,
-    live: str,
-) -> None:
-    workload = Workload(seed=cfg.seed)
-    probe = next(it.raw for it in workload.pool if it.kind == MALFORMED)
-    producer = measure._load_producer(cfg.bootstrap)
-    seen = reader.seen
-    deadline = time.monotonic() + cfg.startup_timeout_s
-    sent = prompt = 0
-    while time.monotonic() < deadline:
-        for name, proc in procs.items():
-            if not proc.alive():
-                raise BenchError(f"{name} exited while starting: {proc.log_tail()}")
-        key = measure.PROBE_KEY + b"-%d" % sent
-        measure._produce(producer, live, key, probe)
-        sent += 1
-        producer.flush(10)
-        t0 = time.monotonic()
-        waiting = set(dlqs.values())
-        while waiting and time.monotonic() - t0 < 2.0:
-            waiting -= {t for t, k, _at in seen[-400:] if k == key}
-            time.sleep(0.01)
-        prompt = prompt + 1 if not waiting and time.monotonic() - t0 < WARM_S else 0
-        if prompt >= 2:
-            return
-    raise BenchError(f"not every worker dead-lettered probes within {cfg.startup_timeout_s} s")
+from bench.workload import Workload
 
 
 @click.command()
@@ -114,18 +79,17 @@ def main(
                 env["PYTHONPATH"] = tree
             procs[name] = WatchedProcess(argv, env, cfg.run_dir / f"paired-{name}.log")
             procs[name].start()
-        _warm_up(cfg, procs, {n: o[1] for n, o in outputs.items()}, reader, live)
+        workload = Workload(seed=cfg.seed)
+        dlqs = [dlq for _flagged, dlq in outputs.values()]
+        measure.warm_up(cfg, procs, dlqs, producer, reader, live, workload)
         load_before = os.getloadavg()[0]
-        sent_at, _start, _end = measure._offer(
-            producer, live, Workload(seed=cfg.seed), rate, seconds
-        )
+        sent_at, _start, _end = measure._offer(producer, live, workload, rate, seconds)
         producer.flush(30)
         time.sleep(5.0)  # the backlog of a slow worker
     finally:
         for proc in procs.values():
             proc.stop()
         reader.close()
-    prefix = f"{measure.MEASURE_PREFIX}-".encode()
     result: dict[str, object] = {
         "rate": rate,
         "seconds": seconds,
@@ -137,13 +101,8 @@ def main(
     click.echo(f"{len(sent_at):,} events at {rate:,}/s; load {result['load_avg_1m']}")
     for name in runs:
         flagged = outputs[name][0]
-        lat = np.asarray(
-            [
-                (at - sent_at[int(key[len(prefix) :])]) * 1000
-                for topic, key, at in reader.seen
-                if topic == flagged and key.startswith(prefix)
-            ]
-        )
+        times = measure.flagged_times(reader.seen, flagged, sent_at)
+        lat = np.asarray([(at - sent) * 1000 for sent, at in times.values()])
         p50, p95, p99 = (round(float(x), 2) for x in np.percentile(lat, [50, 95, 99]))
         workers[name] = {"samples": len(lat), "p50": p50, "p95": p95, "p99": p99}
         click.echo(f"  {name}: p50/p95/p99 {p50} / {p95} / {p99} ms over {len(lat):,} flagged")

@@ -32,6 +32,16 @@ def _ratio(value: float | None, ref: float | None) -> str:
     return f"{value / ref:.2f}×"
 
 
+def _throughput_target(target: str, tp: float, ref: float, factor: float) -> dict[str, Any]:
+    """A target "``tp`` ≥ ``factor`` × ``ref``" (events/s of one run), judged."""
+    ratio = tp / ref
+    return {
+        "target": target,
+        "measured": f"{ratio:.2f}× ({tp:,.0f} vs {ref:,.0f} events/s)",
+        "met": ratio >= factor,
+    }
+
+
 def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     """Each target of issues 5, 10 and 12 with the measured figure and whether it is met."""
     c = results["contenders"]
@@ -42,35 +52,17 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     raw = {p: tp for p, tp in raw.items() if tp}
     if fs_tp and raw:
         fastest = max(raw, key=lambda p: raw[p])
-        ratio = fs_tp / raw[fastest]
-        out.append(
-            {
-                "target": f"flagstream throughput ≥ {RAW_FACTOR}× the faster raw loop ({fastest})",
-                "measured": f"{ratio:.2f}× ({fs_tp:,.0f} vs {raw[fastest]:,.0f} events/s)",
-                "met": ratio >= RAW_FACTOR,
-            }
-        )
+        target = f"flagstream throughput ≥ {RAW_FACTOR}× the faster raw loop ({fastest})"
+        out.append(_throughput_target(target, fs_tp, raw[fastest], RAW_FACTOR))
     for peer, factor in PEER_FACTORS:
         peer_tp = c.get(peer, {}).get("throughput_eps")
         if fs_tp and peer_tp:
-            ratio = fs_tp / peer_tp
-            out.append(
-                {
-                    "target": f"flagstream throughput ≥ {factor}× {peer}",
-                    "measured": f"{ratio:.2f}× ({fs_tp:,.0f} vs {peer_tp:,.0f} events/s)",
-                    "met": ratio >= factor,
-                }
-            )
+            target = f"flagstream throughput ≥ {factor}× {peer}"
+            out.append(_throughput_target(target, fs_tp, peer_tp, factor))
     on_tp = c.get(CAMPAIGNS, {}).get("throughput_eps")
     if fs_tp and on_tp:
-        ratio = on_tp / fs_tp
-        out.append(
-            {
-                "target": f"{CAMPAIGNS} throughput ≥ {CAMPAIGNS_FACTOR}× flagstream (issue 10)",
-                "measured": f"{ratio:.2f}× ({on_tp:,.0f} vs {fs_tp:,.0f} events/s)",
-                "met": ratio >= CAMPAIGNS_FACTOR,
-            }
-        )
+        target = f"{CAMPAIGNS} throughput ≥ {CAMPAIGNS_FACTOR}× flagstream (issue 10)"
+        out.append(_throughput_target(target, on_tp, fs_tp, CAMPAIGNS_FACTOR))
     lat = fs.get("latency_ms", {}).get(TARGET_RATE)
     if lat and lat.get("p99") is not None:
         out.append(
