@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from bench.errors import BenchError
@@ -147,12 +147,31 @@ def end_offsets(bootstrap: str, topic: str, partitions: int) -> list[int]:
         c.close()
 
 
+_COORDINATOR_WAIT = frozenset(
+    (
+        KafkaError.NOT_COORDINATOR,
+        KafkaError.COORDINATOR_NOT_AVAILABLE,
+        KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+    )
+)
+
+
 def committed_total(bootstrap: str, group: str, topic: str, partitions: int) -> int:
     """Sum over partitions of the group's committed offsets (0 where it has none yet)."""
     c = _consumer(bootstrap, group)
     try:
-        tps = c.committed([TopicPartition(topic, p) for p in range(partitions)], timeout=10)
-        return sum(max(tp.offset, 0) for tp in tps)
+        for attempt in range(20):
+            try:
+                tps = c.committed([TopicPartition(topic, p) for p in range(partitions)], timeout=10)
+                return sum(max(tp.offset, 0) for tp in tps)
+            except KafkaException as exc:
+                # a fresh broker answers NOT_COORDINATOR (or loading) until the group
+                # coordinator's offsets partition is ready: retriable, bounded
+                err = exc.args[0]
+                if attempt == 19 or not (err.retriable() or err.code() in _COORDINATOR_WAIT):
+                    raise
+                time.sleep(0.5)
+        raise AssertionError("unreachable")
     finally:
         c.close()
 
