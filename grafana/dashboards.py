@@ -589,14 +589,21 @@ def main_dashboard() -> dict[str, Any]:
         ),
         timeseries(
             "Campaign stage delay and cost",
-            "Seconds between now and the newest event the campaign stage processed, and the CPU "
-            "share of the hot path spent on indicators and signatures. Healthy: a delay of "
-            "seconds; minutes mean campaign ids and escalations arrive late.",
+            "Seconds between now and the newest event the campaign stage processed, the CPU "
+            "share of the hot path spent on indicators and signatures, and the share of events "
+            "the near-duplicate stage compares (campaign_scope 'suspect': about 1 % of everyday "
+            "traffic). Healthy: a delay of seconds; minutes mean campaign ids and escalations "
+            "arrive late. A watched share that climbs is what makes the stage fall behind.",
             _targets(
                 (f"flagstream_campaign_stage_delay_seconds{{{W}}}", "delay s {{instance}}"),
                 (
                     f"rate(flagstream_network_features_seconds_total{{{W}}}[{RATE}])",
                     "features CPU s/s {{instance}}",
+                ),
+                (
+                    f"sum (rate(flagstream_campaign_watched_events_total{{{W}}}[{RATE}])) / "
+                    f"sum (rate(flagstream_events_consumed_total{{{W}}}[{RATE}]))",
+                    "share watched",
                 ),
             ),
         ),

@@ -325,6 +325,12 @@ class NetworkMetrics:
             "Flagged events published with the campaign_id of an active campaign.",
             registry=registry,
         )
+        self.near_duplicate_watched = Counter(
+            f"{NS}_campaign_watched_events_total",
+            "Events whose near-duplicate signature went to the campaign stage (campaign_scope "
+            "'suspect': the flagged, watched, listed and indicator-carrying ones).",
+            registry=registry,
+        )
         self.features_seconds = Counter(
             f"{NS}_network_features_seconds_total",
             "CPU spent extracting indicators and MinHash signatures on the hot path, seconds.",

@@ -189,9 +189,20 @@ class Pipeline:
         created = np.fromiter((ev.created_at for _, ev in good), np.float64, len(good))
         classify_s = scored.fast_seconds + scored.accurate_seconds
         networks = self.networks
-        features = networks.features([ev.text for _, ev in good]) if networks else None
+        features = None
+        if networks is not None:
+            signals = self.signals
+            # near-duplicate text signals sign every text anyway: sign them once, here
+            sign_all = signals is not None and signals.needs_signatures
+            features = networks.features([ev.text for _, ev in good], sign_all)
         matches = self._match_signals(good, features, decisions.actions, decisions.over)
         flagged = np.flatnonzero(decisions.actions)
+        if networks is not None and features is not None:
+            watched = None
+            if not networks.scope_all:
+                near = self.policy.watched(scored.scores, networks.watch_share)
+                watched = networks.watched(features, decisions.actions > 0, near, matches)
+            networks.watch(features, watched, flagged.tolist())
         flag_labels: dict[int, list[str]] = {}
         if len(flagged):
             decided_ts = time.time()
@@ -284,6 +295,8 @@ class Pipeline:
 def _signal_texts(features: BatchFeatures | None) -> BatchTexts | None:
     if features is None:
         return None
+    if not features.signed_all:  # only the watched rows will be signed: the index signs all
+        return BatchTexts(features.indicators)
     return BatchTexts(features.indicators, features.signatures, features.has_signature)
 
 

@@ -359,6 +359,27 @@ class Settings(BaseSettings):
             "changelogs: how many workers can share the campaign state. Fixed once created."
         ),
     )
+    campaign_scope: Literal["suspect", "all"] = Field(
+        "suspect",
+        description=(
+            "Which events the near-duplicate stage compares. 'suspect' (the default): events "
+            "the classifier flags or watches (campaign_watch), that a signal list matches, "
+            "that carry a campaign indicator or name a sum of money; a campaign of benign-looking text without any "
+            "contact point is then not looked for. 'all': every event with a signature, at "
+            'several times the CPU per event (docs/networks.md, "Scope"). Shared-indicator '
+            "and signal-list campaigns see every event either way."
+        ),
+    )
+    campaign_watch: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description=(
+            "With campaign_scope 'suspect', an event is watched when some label scores at "
+            "least this share of that label's review point (0.5: half of it; 1: flagged "
+            "events only; 0: every event, like 'all')."
+        ),
+    )
     campaign_indicator_types: tuple[str, ...] = Field(
         ("url", "phone", "email", "wechat", "qq", "telegram", "whatsapp", "wallet"),
         description=(

@@ -157,6 +157,11 @@ class SignalIndex:
             self._texts -= 1
         return True
 
+    @property
+    def needs_signatures(self) -> bool:
+        """Whether matching signs every text (the index holds near-duplicate text signals)."""
+        return bool(self._sigs)
+
     def match(
         self, texts: Sequence[str], known: BatchTexts | None = None
     ) -> dict[int, SignalMatch]:

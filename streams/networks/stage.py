@@ -134,6 +134,7 @@ class CampaignStage:
         self._bands: dict[str, list[int]] = {}
         self._features_reported = 0.0
         self._flagged_reported = 0
+        self._watched_reported = 0
         self.table.on_recover(self._recovered)
 
     async def _recovered(self) -> None:
@@ -306,6 +307,10 @@ class CampaignStage:
             if spent > self._features_reported:
                 m.features_seconds.inc(spent - self._features_reported)
                 self._features_reported = spent
+            watched = self.tap.watched_events
+            if watched > self._watched_reported:
+                m.near_duplicate_watched.inc(watched - self._watched_reported)
+                self._watched_reported = watched
             flagged = self.tap.flagged_in_campaign
             if flagged > self._flagged_reported:
                 m.flagged_in_campaign.inc(flagged - self._flagged_reported)

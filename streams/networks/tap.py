@@ -21,6 +21,7 @@ them, and the campaign stage drops redelivered ones by event id.
 
 from __future__ import annotations
 
+import re
 import time
 import zlib
 from collections.abc import Callable, Mapping, Sequence
@@ -46,6 +47,21 @@ from streams.settings import Settings
 NEAR_DUPLICATE_ROUTE: Final = "near_duplicate"
 BUNDLE_VERSION: Final = 1
 MAX_BUNDLE_BYTES: Final = 200_000  # well under every publish limit (>= 256 KiB)
+
+
+#: a sum of money: what a scam asks for when it names no contact point ("pay the £1.99
+#: redelivery fee", "you have won $5,000", "奖金10000元"); one of the watch list's cues
+_MONEY: Final = re.compile(
+    r"[$£€¥￥₹₩]\s?\d"
+    r"|\d(?:[\d,.]*\d)?\s?(?:元|块钱|美元|英镑|欧元|万元"
+    r"|(?:dollars?|usd|eur|gbp|rmb|pounds?|euros?|bucks)(?![a-z]))",
+    re.IGNORECASE,
+)
+
+
+def mentions_money(text: str) -> bool:
+    """Whether ``text`` names a sum of money (a currency sign or word beside a number)."""
+    return _MONEY.search(text) is not None
 
 
 def observations_topic(settings: Settings) -> str:
@@ -126,14 +142,20 @@ class ActiveCampaigns:
 
 @dataclass(slots=True)
 class BatchFeatures:
-    """Per event of a batch: indicators, signature (if the text is long enough), campaign id."""
+    """Per event of a batch: indicators, signature (if computed and the text is long enough),
+    campaign id (of flagged events, once :meth:`NetworkTap.watch` ran)."""
 
+    texts: list[str]  # clipped to max_text_chars
     indicators: list[list[Indicator]]
     signatures: npt.NDArray[np.uint32]
     has_signature: npt.NDArray[np.bool_]
+    #: every row's signature is computed (campaign_scope "all"); else only the watched rows'
+    signed_all: bool
     bands: list[list[int]]
     campaign_ids: list[str | None]
     seconds: float
+    #: the rows whose signature goes to the near-duplicate stage (None: every signed row)
+    near_rows: npt.NDArray[np.bool_] | None = None
 
 
 class NetworkTap:
@@ -159,31 +181,89 @@ class NetworkTap:
         self.near_duplicate_partition = partition_of(NEAR_DUPLICATE_ROUTE, self.partitions)
         self._types = frozenset(settings.campaign_indicator_types)
         self._max_chars = settings.max_text_chars
+        #: near-duplicate signatures of every event ("all"), or of the watched ones only
+        self.scope_all = settings.campaign_scope == "all"
+        self.watch_share = settings.campaign_watch
         self.active = active if active is not None else ActiveCampaigns()
-        self.cpu_seconds = 0.0  # spent in features(), for the worker's metrics
+        self.cpu_seconds = 0.0  # spent in features() and watch(), for the worker's metrics
         self.flagged_in_campaign = 0  # flagged events given a campaign_id
+        self.watched_events = 0  # events given a near-duplicate signature
+        self.seen_events = 0
 
-    def features(self, texts: Sequence[str]) -> BatchFeatures:
+    def features(self, texts: Sequence[str], sign_all: bool = False) -> BatchFeatures:
+        """Every event's indicators; every signature too with ``campaign_scope`` "all" or
+        ``sign_all`` (else :meth:`watch` computes those of the watched events, once the
+        decisions are made)."""
         started = time.process_time()
         limit = self._max_chars
         clipped = [t[:limit] for t in texts]
         extract = self.extractor.extract
         indicators = [extract(t) for t in clipped]
-        sigs, has = self.hasher.signatures(clipped)
-        bands: list[list[int]] = [[] for _ in clipped]
-        if has.any():
-            rows = np.flatnonzero(has)
-            keys = self.hasher.band_keys(sigs[rows]).tolist()
-            for row, row_keys in zip(rows.tolist(), keys, strict=True):
-                bands[row] = row_keys
-        lookup = self.active.lookup
-        if len(self.active):
-            ids = [lookup(b, i) for b, i in zip(bands, indicators, strict=True)]
+        n = len(clipped)
+        signed_all = self.scope_all or sign_all
+        if signed_all:
+            sigs, has = self.hasher.signatures(clipped)
         else:
-            ids = [None] * len(clipped)
+            sigs = np.zeros((n, self.hasher.num_perm), np.uint32)
+            has = np.zeros(n, np.bool_)
         spent = time.process_time() - started
         self.cpu_seconds += spent
-        return BatchFeatures(indicators, sigs, has, bands, ids, spent)
+        return BatchFeatures(
+            clipped, indicators, sigs, has, signed_all, [[] for _ in clipped], [None] * n, spent
+        )
+
+    def watched(
+        self,
+        features: BatchFeatures,
+        flagged: npt.NDArray[np.bool_],
+        near: npt.NDArray[np.bool_],
+        matches: Mapping[int, SignalMatch],
+    ) -> npt.NDArray[np.bool_]:
+        """The rows the near-duplicate stage compares with ``campaign_scope`` "suspect":
+        flagged (``flagged``, after the signal lists), watched by score (``near``), matched by
+        a signal list, carrying an indicator of a campaign type, or naming a sum of money."""
+        rows = flagged | near
+        types = self._types
+        texts = features.texts
+        for i, inds in enumerate(features.indicators):
+            if not rows[i] and (any(ind.type in types for ind in inds) or mentions_money(texts[i])):
+                rows[i] = True
+        for i in matches:
+            rows[i] = True
+        return rows
+
+    def watch(
+        self,
+        features: BatchFeatures,
+        rows: npt.NDArray[np.bool_] | None,
+        flagged: Sequence[int],
+    ) -> None:
+        """Signatures of the ``rows`` that lack one (None: none needed, scope "all"), band
+        keys of every signed row, and the active campaign of each ``flagged`` row."""
+        started = time.process_time()
+        sigs, has = features.signatures, features.has_signature
+        if rows is not None and not features.signed_all:
+            todo = np.flatnonzero(rows).tolist()
+            if todo:
+                got, got_has = self.hasher.signatures([features.texts[i] for i in todo])
+                sigs[todo] = got
+                has[todo] = got_has
+        near = None if rows is None else rows & has
+        features.near_rows = near
+        self.seen_events += len(features.texts)
+        self.watched_events += int((has if near is None else near).sum())
+        bands = features.bands
+        if flagged and len(self.active):
+            # only flagged events name their campaign: the others are not published
+            lookup = self.active.lookup
+            signed = [i for i in flagged if has[i]]
+            if signed:
+                keys = self.hasher.band_keys(sigs[signed]).tolist()
+                for row, row_keys in zip(signed, keys, strict=True):
+                    bands[row] = row_keys
+            for i in flagged:
+                features.campaign_ids[i] = lookup(bands[i], features.indicators[i])
+        self.cpu_seconds += time.process_time() - started
 
     def judge(
         self, author_id: str, campaign_id: str | None, now: float
@@ -228,9 +308,13 @@ class NetworkTap:
         nd = self.near_duplicate_partition
         types = self._types
         per_partition: list[list[dict[str, Any]]] = [[] for _ in range(n)]
-        sigs, has = features.signatures, features.has_signature
+        sigs = features.signatures
+        has = features.has_signature if features.near_rows is None else features.near_rows
         matches = matches or {}
+        indicators = features.indicators
         for i, (_msg, ev) in enumerate(good):
+            if not (has[i] or indicators[i] or i in labels or i in matches):
+                continue  # nothing to route: most events, in the "suspect" scope
             routed: dict[int, list[tuple[str, str]]] = {}
             match = matches.get(i)
             signal, matched_indicator, text_matched = "", "", False
@@ -240,7 +324,7 @@ class NetworkTap:
                     matched_indicator = match.matched
                 else:
                     text_matched = True
-            for ind in features.indicators[i]:
+            for ind in indicators[i]:
                 if ind.type in types and ind.key != matched_indicator:
                     routed.setdefault(partition_of(ind.key, n), []).append((ind.type, ind.value))
             if has[i] and not text_matched:
