@@ -224,9 +224,11 @@ class NetworkTap:
         a signal list, carrying an indicator of a campaign type, or naming a sum of money."""
         rows = flagged | near
         types = self._types
-        texts = features.texts
-        for i, inds in enumerate(features.indicators):
-            if not rows[i] and (any(ind.type in types for ind in inds) or mentions_money(texts[i])):
+        texts, indicators = features.texts, features.indicators
+        money = _MONEY.search
+        for i in np.flatnonzero(~rows).tolist():
+            inds = indicators[i]
+            if (inds and any(ind.type in types for ind in inds)) or money(texts[i]) is not None:
                 rows[i] = True
         for i in matches:
             rows[i] = True
