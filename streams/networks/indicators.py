@@ -119,9 +119,30 @@ def _psl() -> PublicSuffixList:
     return PublicSuffixList(accept_unknown=False)
 
 
+# full-width punctuation of Chinese text, each with its compatibility decomposition: the comma
+# first, as the one most texts carry
+_WIDE_COMMA: Final = ("，", unicodedata.normalize("NFKD", "，"))
+_WIDE_PUNCT: Final = tuple((c, unicodedata.normalize("NFKD", c)) for c in "！？：；（）")
+
+
 def nfkc(text: str) -> str:
-    """NFKC (full-width to ASCII...); ASCII text is its own NFKC, and most text is ASCII."""
-    return text if text.isascii() else unicodedata.normalize("NFKC", text)
+    """NFKC (full-width to ASCII...); ASCII text is its own NFKC, and most text is ASCII.
+
+    Everyday Chinese text is NFKC but for its full-width punctuation, which would send it to
+    the full normalisation. A character replaced by its compatibility decomposition leaves the
+    NFKC of the text as it is: once that punctuation is replaced, a text the quick check finds
+    normalised is its own NFKC, at a fifth of the cost of normalising it.
+    """
+    if text.isascii():
+        return text
+    narrow = text.replace(*_WIDE_COMMA)
+    if unicodedata.is_normalized("NFKC", narrow):
+        return narrow
+    for wide, plain in _WIDE_PUNCT:
+        narrow = narrow.replace(wide, plain)
+    if unicodedata.is_normalized("NFKC", narrow):
+        return narrow
+    return unicodedata.normalize("NFKC", narrow)
 
 
 def normalise_dots(text: str) -> str:

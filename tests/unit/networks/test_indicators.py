@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
 
-from streams.networks.indicators import IndicatorExtractor, registered_domain
+from streams.networks.indicators import IndicatorExtractor, nfkc, registered_domain
 
 
 @pytest.fixture(scope="module")
@@ -137,3 +139,23 @@ def test_registered_domain() -> None:
     assert registered_domain("user.github.io") == "user.github.io"  # a private suffix
     assert registered_domain("co.uk") is None
     assert registered_domain("example.notatld") is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "今天早上我妈妈做了一锅红烧肉，心情特别好",
+        "新年快乐！万事如意",
+        "你好？（真的）：是；",
+        "电话：１３８００１３８０００，谢谢！",  # full-width digits after the punctuation
+        "，\u0301",  # a combining mark after a full-width comma
+        "Ａ\u030a，",  # composes once narrowed
+        "ｶﾞｷﾞ，",  # half-width kana compose
+        "\u1100\u1161，",  # Hangul jamo compose
+        "ﬁ ① ㎝ ²，",
+        "happy new year 🎉",
+        "\ud800，",  # a lone surrogate
+    ],
+)
+def test_nfkc_is_unicode_nfkc(text: str) -> None:
+    assert nfkc(text) == unicodedata.normalize("NFKC", text)
