@@ -70,7 +70,13 @@ _MESSENGER_HINT = re.compile(
     r"(?<![a-z])(?:v(?![a-z])|vx|wx|qq|tg|weixin|wechat|telegram|whats|wsp|wa\.me|t\.me)"
     r"|微|威|薇|徽|维|扣扣|企鹅|电报|飞机|q\s*q|加\s*v|\+\s*v"
 )
-_WALLET_HINT = re.compile(r"[0-9A-Za-z]{26}")
+# a wallet needs a run of 26 ASCII letters and digits ([0-9A-Za-z]{26}); in UTF-8 each of them
+# is one byte below 0x80 and every other character is bytes from 0x80 up, so the run is one of
+# 26 "a" in the text's UTF-8 with those bytes made "a" and all others " " (C speed, no regex)
+_ALNUM_BYTES: Final = bytes(
+    ord("a") if chr(b).isascii() and chr(b).isalnum() else ord(" ") for b in range(256)
+)
+_ALNUM_RUN: Final = b"a" * 26
 # obfuscated separators: "example dot com", "example(dot)com", "example[.]com", "example 点 com"
 _DOT = re.compile(
     r"(?<=[a-z0-9])\s*(?:[\(\[\{<]\s*(?:dot|点|\.)\s*[\)\]\}>]|\s(?:dot|点)\s|点)\s*(?=[a-z0-9])"
@@ -178,6 +184,13 @@ def registered_domain(host: str) -> str | None:
     return found
 
 
+def _wallet_run(normal: str) -> bool:
+    """Whether ``normal`` has a run of 26 ASCII letters and digits (what _WALLET needs)."""
+    if len(normal) < 26:
+        return False
+    return _ALNUM_RUN in normal.encode("utf-8", "surrogatepass").translate(_ALNUM_BYTES)
+
+
 def _base58check(address: str) -> bytes | None:
     number = 0
     for char in address:
@@ -271,7 +284,7 @@ class IndicatorExtractor:
                 self._messengers(compact, region, out)
         elif _MESSENGER_HINT.search(folded):
             self._messengers(folded, region, out)
-        if _WALLET_HINT.search(normal):
+        if _wallet_run(normal):
             _wallets(normal, out)
         return sorted(out)[:MAX_PER_TEXT]
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 import pytest
 
-from streams.networks.indicators import IndicatorExtractor, nfkc, registered_domain
+from streams.networks.indicators import IndicatorExtractor, _wallet_run, nfkc, registered_domain
 
 
 @pytest.fixture(scope="module")
@@ -159,3 +160,21 @@ def test_registered_domain() -> None:
 )
 def test_nfkc_is_unicode_nfkc(text: str) -> None:
     assert nfkc(text) == unicodedata.normalize("NFKC", text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a" * 25,
+        "a" * 26,
+        "x " + "a" * 25 + " y",
+        "x " + "a" * 26,
+        "é" + "A1" * 13 + "é",
+        "é" + "A1" * 12 + "Aé",
+        "\ud800" + "a" * 26,
+        "ａ" * 30,  # full-width: no ASCII
+        "中" * 26,
+    ],
+)
+def test_wallet_run_is_a_run_of_26_ascii_letters_and_digits(text: str) -> None:
+    assert _wallet_run(text) == (re.search("[0-9A-Za-z]{26}", text) is not None)
