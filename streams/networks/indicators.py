@@ -70,6 +70,16 @@ _MESSENGER_HINT = re.compile(
     r"(?<![a-z])(?:v(?![a-z])|vx|wx|qq|tg|weixin|wechat|telegram|whats|wsp|wa\.me|t\.me)"
     r"|微|威|薇|徽|维|扣扣|企鹅|电报|飞机|q\s*q|加\s*v|\+\s*v"
 )
+# how every match of _WECHAT, _QQ, _TELEGRAM and _WHATSAPP begins (a bare "v" only as they read
+# it: "v信", "v:", "v 138..."), and nothing more: not a lone 微, 威 or 维 (微笑, 权威, 思维), which
+# _MESSENGER_HINT lets through. Each alternative starts with a literal character (so that the
+# search skips from one candidate to the next at C speed), a rare one where it can: "tg" and
+# "telegram" are found at their "g" (English has a "t" in every other word)
+_MESSENGER_NAMES = (
+    r"w(?:x|sp|hats|eixin|echat)|v(?:信|x|\s*[:：=]|\s+\d)|g(?<=tg)|g(?<=teleg)ram|q\s*q"
+    r"|\.me/|\+\s*v|微(?:信|\s*x)|威信|徽信|维信|薇|加\s*v|扣扣|企鹅|电报|飞机"
+)
+_MESSENGER_NAME = re.compile(_MESSENGER_NAMES)
 # a wallet needs a run of 26 ASCII letters and digits ([0-9A-Za-z]{26}); in UTF-8 each of them
 # is one byte below 0x80 and every other character is bytes from 0x80 up, so the run is one of
 # 26 "a" in the text's UTF-8 with those bytes made "a" and all others " " (C speed, no regex)
@@ -191,6 +201,16 @@ def _wallet_run(normal: str) -> bool:
     return _ALNUM_RUN in normal.encode("utf-8", "surrogatepass").translate(_ALNUM_BYTES)
 
 
+def _named(text: str) -> bool:
+    """Whether the messenger patterns can match ``text`` and have always been tried on it.
+
+    _MESSENGER_NAME is where a match can begin; _MESSENGER_HINT, the gate the patterns have
+    always sat behind, asks in places for more ("t.me/" with no letter in front, which
+    _TELEGRAM does not ask for): both must pass, for every text to keep its indicators.
+    """
+    return _MESSENGER_NAME.search(text) is not None and _MESSENGER_HINT.search(text) is not None
+
+
 def _base58check(address: str) -> bytes | None:
     number = 0
     for char in address:
@@ -280,9 +300,9 @@ class IndicatorExtractor:
             for run in _DIGIT_RUN.findall(compact):
                 if (number := e164(run, region)) is not None:
                     out.add(Indicator(PHONE, number))
-            if _MESSENGER_HINT.search(compact):
+            if _named(compact):
                 self._messengers(compact, region, out)
-        elif _MESSENGER_HINT.search(folded):
+        elif _named(folded):
             self._messengers(folded, region, out)
         if _wallet_run(normal):
             _wallets(normal, out)

@@ -143,6 +143,51 @@ def test_registered_domain() -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # every way a messenger's name is written, in a text without digits or dots
+        ("微 x i n lucky_star", "wechat:lucky_star"),
+        ("微信号：lucky_star", "wechat:lucky_star"),
+        ("薇lucky_star", "wechat:lucky_star"),
+        ("v=lucky_star", "wechat:lucky_star"),
+        ("v：lucky_star", "wechat:lucky_star"),
+        ("v信 lucky_star", "wechat:lucky_star"),
+        ("加 V lucky_star", "wechat:lucky_star"),
+        ("tg cryptoking", "telegram:cryptoking"),
+        ("Telegram: @Cryptoking", "telegram:cryptoking"),
+        ("电报 @cryptoking", "telegram:cryptoking"),
+        ("q q群 12345", "qq:12345"),
+    ],
+)
+def test_messenger_names_without_digits_or_dots(
+    extract: IndicatorExtractor, text: str, expected: str
+) -> None:
+    assert keys(extract, text) == [expected]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # 微, 威 and 维 in everyday words, a bare "v" that is no name
+        "微笑着说 lucky_star",
+        "思维 lucky_star",
+        "权威 lucky_star",
+        "v lucky_star",
+        "I said: v = good",
+    ],
+)
+def test_messenger_lookalikes_carry_no_indicator(extract: IndicatorExtractor, text: str) -> None:
+    assert keys(extract, text) == []
+
+
+def test_links_inside_a_word_are_no_messenger(extract: IndicatorExtractor) -> None:
+    # "t.me/" and "wa.me/" count only at the start of a word: the links stay urls
+    assert keys(extract, "see chat.me/abcdef") == ["domain:chat.me", "url:chat.me/abcdef"]
+    assert keys(extract, "twa.me/447911123456") == ["domain:twa.me", "url:twa.me/447911123456"]
+    assert "whatsapp:+447911123456" in keys(extract, "wa.me/447911123456")
+
+
+@pytest.mark.parametrize(
     "text",
     [
         "今天早上我妈妈做了一锅红烧肉，心情特别好",
