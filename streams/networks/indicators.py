@@ -16,7 +16,9 @@ digits (NFKC), Chinese numerals in long digit runs, "dot"/"点"/"[.]" between na
 - ``wallet``: Bitcoin (base58check or bech32), Ethereum (0x + 40 hex, lower-cased) and Tron
   (base58check, ``T``...), prefixed by the chain: ``btc:...``, ``eth:...``, ``trx:...``.
 
-Extraction is pure and costs a few microseconds for the common text without digits or dots.
+Extraction is pure. The common text, with none of what the patterns need (7 digits, a run of
+26 letters and digits, a "x.y", a "dot", a messenger's name), is told apart with one regex search
+and a few C-speed counts, in a couple of microseconds (``python -m bench.indicators_cost``).
 """
 
 from __future__ import annotations
@@ -61,8 +63,9 @@ class Indicator:
 
 
 _CN_DIGITS = str.maketrans("〇零一二三四五六七八九", "00123456789")
+_DIGIT = re.compile(r"[0-9〇零一二三四五六七八九]")  # the digits a phone number is read from
+_ASCII_DIGITS = b"0123456789"
 _CJK = re.compile(r"[\u3400-\u9fff]")
-_NO_DIGITS = str.maketrans(dict.fromkeys("0123456789〇零一二三四五六七八九"))
 # cheap gates: most texts carry no indicator, and one search tells which patterns can match
 _URL_HINT = re.compile(r"[a-z0-9]\.[a-z]|://")
 _AT_HINT = re.compile(r"\sat\s|[\(\[\{<]\s*at\s*[\)\]\}>]|@|＠")
@@ -80,6 +83,11 @@ _MESSENGER_NAMES = (
     r"|\.me/|\+\s*v|微(?:信|\s*x)|威信|徽信|维信|薇|加\s*v|扣扣|企鹅|电报|飞机"
 )
 _MESSENGER_NAME = re.compile(_MESSENGER_NAMES)
+# what else an indicator needs, in the text before dots are undone: a url, a "x.y" or a "://"
+# (_URL_HINT), an e-mail address, a "x.yz" in its host; or what undoing dots makes one of
+# ("dot", "点", a "." in brackets: _DOT); or a messenger's name. A text with none of them and
+# without 7 digits or a wallet's run carries no indicator
+_MAY_CARRY = re.compile(r"\.(?:(?<=[a-z0-9-]\.)[a-z]|\s*[\)\]\}>])|://|dot|点|" + _MESSENGER_NAMES)
 # a wallet needs a run of 26 ASCII letters and digits ([0-9A-Za-z]{26}); in UTF-8 each of them
 # is one byte below 0x80 and every other character is bytes from 0x80 up, so the run is one of
 # 26 "a" in the text's UTF-8 with those bytes made "a" and all others " " (C speed, no regex)
@@ -277,36 +285,53 @@ class IndicatorExtractor:
         if not text:
             return []
         normal = nfkc(text)
-        folded = _undo_dots(normal.lower())
+        lowered = normal.lower()
+        # a phone number needs at least 7 digits (Chinese numerals count); undoing the dots
+        # adds and removes none, so the normal text's count is the folded text's. Every wallet
+        # has an ASCII digit ("0x", "bc1", "1...", "3...") or is Tron's ("T...")
+        if normal.isascii():
+            digits = len(normal) - len(normal.encode().translate(None, _ASCII_DIGITS))
+            may_wallet = digits > 0
+        else:
+            found = _DIGIT.findall(normal)
+            digits = len(found)
+            may_wallet = digits > 0 and min(found) <= "9"  # Chinese numerals sort after
+        has_digit = digits >= 7
+        has_wallet = (may_wallet or "T" in normal) and _wallet_run(normal)
+        if not (has_digit or has_wallet or _MAY_CARRY.search(lowered)):
+            return []  # the common text: nothing any pattern needs
+        folded = _undo_dots(lowered)
         out: set[Indicator] = set()
-        # a phone number needs at least 7 digits (Chinese numerals count): one C-speed count
-        has_digit = len(folded) - len(folded.translate(_NO_DIGITS)) >= 7
         if ("." in folded or "/" in folded) and _URL_HINT.search(folded):
             _urls(folded, out)
-        at_folded = normalise_ats(folded) if _AT_HINT.search(folded) else folded
-        if "@" in at_folded:
-            for user, host in _EMAIL.findall(at_folded):
-                if registered_domain(host) is not None:
-                    out.add(Indicator(EMAIL, f"{user}@{host}"))
-        region = "CN" if _CJK.search(folded) else self._region
+        if "." in folded:  # an e-mail address has a dot in its host, and undoing ats adds none
+            at_folded = normalise_ats(folded) if _AT_HINT.search(folded) else folded
+            if "@" in at_folded:
+                for user, host in _EMAIL.findall(at_folded):
+                    if registered_domain(host) is not None:
+                        out.add(Indicator(EMAIL, f"{user}@{host}"))
         if has_digit:
-            digits = folded.translate(_CN_DIGITS)
+            region = self._region_of(folded)
+            digits_text = folded.translate(_CN_DIGITS)
             # numbers as people write them ("+1 (415) 555-2671"), then as spammers do
             # ("1 3 8 0 0 1 3 8 0 0 0", "138-0013-8000"): separators between digits removed
-            for match in phonenumbers.PhoneNumberMatcher(digits, region, _LENIENCY):
+            for match in phonenumbers.PhoneNumberMatcher(digits_text, region, _LENIENCY):
                 matched: str = phonenumbers.format_number(match.number, _E164)
                 out.add(Indicator(PHONE, matched))
-            compact = _DIGIT_SEP.sub("", digits)
+            compact = _DIGIT_SEP.sub("", digits_text)
             for run in _DIGIT_RUN.findall(compact):
                 if (number := e164(run, region)) is not None:
                     out.add(Indicator(PHONE, number))
             if _named(compact):
                 self._messengers(compact, region, out)
         elif _named(folded):
-            self._messengers(folded, region, out)
-        if _wallet_run(normal):
+            self._messengers(folded, self._region_of(folded), out)
+        if has_wallet:
             _wallets(normal, out)
-        return sorted(out)[:MAX_PER_TEXT]
+        return sorted(out)[:MAX_PER_TEXT] if out else []
+
+    def _region_of(self, folded: str) -> str:
+        return "CN" if _CJK.search(folded) else self._region
 
     def _messengers(self, text: str, region: str, out: set[Indicator]) -> None:
         for wid in _WECHAT.findall(text):

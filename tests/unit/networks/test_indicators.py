@@ -142,6 +142,42 @@ def test_registered_domain() -> None:
     assert registered_domain("example.notatld") is None
 
 
+ETH = "0x52908400098527886E0F7030069857D2E4169EE7"
+ETH_KEY = "wallet:eth:0x52908400098527886e0f7030069857d2e4169ee7"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # the 7-digit gate: below it messengers are read in the folded text, from it in the
+        # compact one; Chinese numerals and full-width digits count
+        ("qq 123456", ["qq:123456"]),
+        ("qq 1234567", ["qq:1234567"]),
+        ("扣扣 一二三四五六七", ["qq:1234567"]),
+        ("扣扣 一二三四五六", []),  # six Chinese numerals are not read as digits
+        ("ＱＱ １２３４５６７", ["qq:1234567"]),
+        # the wallet gate: a run of 26 ASCII letters and digits, wherever it ends
+        (f"转账{ETH}谢谢", [ETH_KEY]),
+        (ETH, [ETH_KEY]),
+        (f"send {ETH[:24]}é{ETH[24:]}", []),  # a non-ASCII letter breaks the run
+        ("TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t", ["wallet:trx:TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"]),
+        # no "." nor "/" until dots are undone
+        ("go to scam-site dot com", ["domain:scam-site.com", "url:scam-site.com"]),
+        ("example[.]com", ["domain:example.com", "url:example.com"]),
+        ("ｇｉｆｔ．ｓｈｏｐ", ["domain:gift.shop", "url:gift.shop"]),
+        ("write to a@my-.shop", ["email:a@my-.shop"]),  # a host label ending in "-"
+        (
+            "mail john (at) gmail dot com",
+            ["domain:gmail.com", "email:john@gmail.com", "url:gmail.com"],
+        ),
+    ],
+)
+def test_texts_at_the_gates_boundaries(
+    extract: IndicatorExtractor, text: str, expected: list[str]
+) -> None:
+    assert keys(extract, text) == expected
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
