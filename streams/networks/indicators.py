@@ -103,6 +103,10 @@ _AT = re.compile(r"(?<=[a-z0-9])\s*(?:[\(\[\{<]\s*(?:at|@)\s*[\)\]\}>]|\sat\s|�
 # separators a phone number may be written with, between two digits
 _DIGIT_SEP = re.compile(r"(?<=\d)[\s\-\.·_/]{1,3}(?=\d)")
 _DIGIT_RUN = re.compile(r"(?<![0-9a-z_+])(\+?\d{7,15})(?!\d)")
+# what phonenumbers' matcher can read as a number: 6+ digits with at most 4 of its separators
+# (punctuation, spaces, "x") between two of them (no valid number has fewer digits); a text
+# without such a run is not handed to it (its scan costs ~0.5 ms a text with digits)
+_PHONE_SHAPE = re.compile(r"\d(?:[\W_x]{0,4}\d){5,}")
 
 _URL = re.compile(
     r"(?:(?:https?://)|(?:www\.))[^\s<>\"'，。、）)]+"
@@ -315,9 +319,10 @@ class IndicatorExtractor:
             digits_text = folded.translate(_CN_DIGITS)
             # numbers as people write them ("+1 (415) 555-2671"), then as spammers do
             # ("1 3 8 0 0 1 3 8 0 0 0", "138-0013-8000"): separators between digits removed
-            for match in phonenumbers.PhoneNumberMatcher(digits_text, region, _LENIENCY):
-                matched: str = phonenumbers.format_number(match.number, _E164)
-                out.add(Indicator(PHONE, matched))
+            if _PHONE_SHAPE.search(digits_text):
+                for match in phonenumbers.PhoneNumberMatcher(digits_text, region, _LENIENCY):
+                    matched: str = phonenumbers.format_number(match.number, _E164)
+                    out.add(Indicator(PHONE, matched))
             compact = _DIGIT_SEP.sub("", digits_text)
             for run in _DIGIT_RUN.findall(compact):
                 if (number := e164(run, region)) is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
+import phonenumbers
 import pytest
 
 from streams.networks.indicators import IndicatorExtractor, _wallet_run, nfkc, registered_domain
@@ -259,3 +260,25 @@ def test_nfkc_is_unicode_nfkc(text: str) -> None:
 )
 def test_wallet_run_is_a_run_of_26_ascii_letters_and_digits(text: str) -> None:
     assert _wallet_run(text) == (re.search("[0-9A-Za-z]{26}", text) is not None)
+
+
+@pytest.mark.parametrize(
+    ("text", "phone"),
+    [
+        ("niue: +683 888 4012", "+6838884012"),  # 7 digits of number after its country code
+        ("ring (415) 555-0134 today", "+14155550134"),
+        ("+1 (415) 555 - 0134", "+14155550134"),  # four separators between two digits
+        ("tel:+683-888-4012 x123", "+6838884012"),
+    ],
+)
+def test_numbers_the_matcher_reads_pass_its_gate(text: str, phone: str) -> None:
+    assert f"phone:{phone}" in {i.key for i in IndicatorExtractor("US").extract(text)}
+
+
+def test_digits_that_cannot_be_a_number_skip_the_matcher(monkeypatch: pytest.MonkeyPatch) -> None:
+    def fail(*_args: object) -> None:
+        raise AssertionError("the matcher was asked")
+
+    monkeypatch.setattr(phonenumbers, "PhoneNumberMatcher", fail)
+    # 7 digits in all, no run of 6: "text WIN to 80085", a price, a year
+    assert IndicatorExtractor("US").extract("text WIN to 80085 for $5000 in 2026") == []
