@@ -50,9 +50,11 @@ def main() -> None:
     texts = []
     for v in values:
         try:
-            texts.append(str(orjson.loads(v).get("text", "")))
+            doc = orjson.loads(v)
         except orjson.JSONDecodeError:
-            texts.append("")
+            doc = None
+        # the workload's malformed events include valid JSON that is not an object
+        texts.append(str(doc.get("text", "")) if isinstance(doc, dict) else "")
     batches = [messages[i : i + size] for i in range(0, n, size)]
     text_batches = [texts[i : i + size] for i in range(0, n, size)]
 
