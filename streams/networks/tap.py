@@ -243,8 +243,8 @@ class NetworkTap:
         rows: npt.NDArray[np.bool_] | None,
         flagged: Sequence[int],
     ) -> None:
-        """Signatures of the ``rows`` that lack one (None: none needed, scope "all"), band
-        keys of every signed row, and the active campaign of each ``flagged`` row."""
+        """Signatures of the ``rows`` that lack one (None: none needed, scope "all"), and the
+        band keys and active campaign of each ``flagged`` row."""
         started = time.process_time()
         sigs, has = features.signatures, features.has_signature
         if rows is not None and not features.signed_all:
