@@ -121,9 +121,8 @@ class Policy:
     def watched(self, scores: npt.NDArray[np.float32], share: float) -> npt.NDArray[np.bool_]:
         """Rows whose score for some enabled label reaches ``share`` of its review point
         (the campaign stage's watch list, ``campaign_watch``); ``share`` 1 is "flagged"."""
-        review = self._review
-        finite = np.isfinite(review)
-        points = np.where(finite, np.where(finite, review, 0) * np.float32(share), np.inf)
+        with np.errstate(invalid="ignore"):  # a disabled label: inf * 0 is nan, never reached
+            points = self._review * np.float32(share)
         return np.asarray((scores >= points).any(axis=1), np.bool_)
 
     def thresholds(self, label: str) -> dict[str, float | None]:

@@ -366,8 +366,9 @@ class Settings(BaseSettings):
         description=(
             "Which events the near-duplicate stage compares. 'suspect' (the default): events "
             "the classifier flags or watches (campaign_watch), that a signal list matches, "
-            "that carry a campaign indicator or name a sum of money; a campaign of benign-looking text without any "
-            "contact point is then not looked for. 'all': every event with a signature, at "
+            "that carry a campaign indicator or name a sum of money; a campaign of "
+            "benign-looking text without any contact point is then not looked for. 'all': "
+            "every event with a signature, at "
             'several times the CPU per event (docs/networks.md, "Scope"). Shared-indicator '
             "and signal-list campaigns see every event either way."
         ),

@@ -132,9 +132,8 @@ class CampaignStage:
         self._learned: dict[str, list[bytes]] = {}
         #: near-duplicate campaign id -> the band keys it put into ActiveCampaigns.by_band
         self._bands: dict[str, list[int]] = {}
-        self._features_reported = 0.0
-        self._flagged_reported = 0
-        self._watched_reported = 0
+        #: the tap's totals already added to their counters (update_gauges)
+        self._reported: dict[str, float] = {}
         self.table.on_recover(self._recovered)
 
     async def _recovered(self) -> None:
@@ -303,18 +302,17 @@ class CampaignStage:
         for kind, count in counts.items():
             m.active_campaigns.labels(kind).set(count)
         if self.tap is not None:
-            spent = self.tap.cpu_seconds
-            if spent > self._features_reported:
-                m.features_seconds.inc(spent - self._features_reported)
-                self._features_reported = spent
-            watched = self.tap.watched_events
-            if watched > self._watched_reported:
-                m.near_duplicate_watched.inc(watched - self._watched_reported)
-                self._watched_reported = watched
-            flagged = self.tap.flagged_in_campaign
-            if flagged > self._flagged_reported:
-                m.flagged_in_campaign.inc(flagged - self._flagged_reported)
-                self._flagged_reported = flagged
+            # the tap's running totals (the pipeline's thread writes them), as counter increments
+            tap = self.tap
+            for name, counter, total in (
+                ("features", m.features_seconds, tap.cpu_seconds),
+                ("watched", m.near_duplicate_watched, tap.watched_events),
+                ("flagged", m.flagged_in_campaign, tap.flagged_in_campaign),
+            ):
+                reported = self._reported.get(name, 0.0)
+                if total > reported:
+                    counter.inc(total - reported)
+                    self._reported[name] = total
 
 
 def changelog_lag(app: faust.App) -> tuple[int, int]:
