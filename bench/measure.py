@@ -59,8 +59,9 @@ class DrainResult:
     startup_s: float
     exit_code: int | None
     load_avg_1m: float  # the machine's load when the drain ended: other work skews figures
-    # the campaign stage's work (flagstream-campaigns): observations, changelog writes, records
-    stage: dict[str, int] = field(default_factory=dict)
+    # the campaign stage's work (flagstream-campaigns): observations, changelog writes, records,
+    # and tail_s: seconds from the pipeline's last output to the stage's last write
+    stage: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -236,6 +237,7 @@ def drain(cfg: BenchConfig, name: str, input_topic: str, n: int, malformed: int)
     firsts = [t for t in (out_f.first_ts_ms, out_d.first_ts_ms) if t is not None]
     lasts = [t for t in (out_f.last_ts_ms, out_d.last_ts_ms) if t is not None]
     stage_scans: dict[str, kafka.TopicScan] = {}
+    stage_tail_s = 0.0
     if stage:
         # the stage's own writes (table changelog, campaign records) end its share of the work
         _, changelog = stage_topics(group)
@@ -245,7 +247,10 @@ def drain(cfg: BenchConfig, name: str, input_topic: str, n: int, malformed: int)
             ),
             "campaigns": kafka.scan_topic(cfg.bootstrap, campaigns_topic(flagged), 1),
         }
-        lasts += [s.last_ts_ms for s in stage_scans.values() if s.last_ts_ms is not None]
+        stage_lasts = [s.last_ts_ms for s in stage_scans.values() if s.last_ts_ms is not None]
+        if lasts and stage_lasts:  # how long after the pipeline's last output the stage ended
+            stage_tail_s = max(max(stage_lasts) - max(lasts), 0) / 1000
+        lasts += stage_lasts
     if not firsts or not lasts:
         raise BenchError(f"{name} wrote no output at all for {n} events; log {proc.log_path}")
     t_first, t_last = min(firsts) / 1000, max(lasts) / 1000
@@ -273,6 +278,7 @@ def drain(cfg: BenchConfig, name: str, input_topic: str, n: int, malformed: int)
             "observations": observations,
             "changelog_writes": stage_scans["changelog"].count,
             "campaign_records": stage_scans["campaigns"].count,
+            "tail_s": round(stage_tail_s, 3),
         }
         if stage
         else {},

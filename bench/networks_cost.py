@@ -1,10 +1,11 @@
 """What campaign detection costs the hot path, per event, on the benchmark's workload.
 
-    python -m bench.networks_cost [--events 4096] [--batch 256] [--passes 5]
+    python -m bench.networks_cost [--events 4096] [--batch 256] [--passes 5] [--firehose]
 
 Runs ``Pipeline.process`` in-process on the benchmark workload's events (``bench.workload``),
 with campaigns off and on, and times the networks' two pieces alone (indicator extraction,
-MinHash signatures and band keys). CPU time of this process (``time.process_time``: a loaded
+MinHash signatures and band keys); ``--firehose`` takes the first ``--events`` of issue 10's
+firehose (``tests/integration/test_networks_firehose.py``) instead. CPU time of this process (``time.process_time``: a loaded
 machine inflates wall time, not CPU time), best of ``--passes``, µs per event. No broker: the
 campaign stage's own cost (it runs in the same worker, on the routed bundles) is measured by
 ``--stage``, which feeds the same events' observations to a tracker on a dict.
@@ -13,8 +14,10 @@ campaign stage's own cost (it runs in the same worker, on the routed bundles) is
 from __future__ import annotations
 
 import argparse
+import random
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import orjson
 
@@ -25,6 +28,7 @@ from streams.networks.tap import NetworkTap, decode_bundle
 from streams.pipeline import Pipeline
 from streams.publish import InMessage
 from streams.settings import load_settings
+from tests.integration.test_networks_firehose import SEED, firehose
 
 
 def best(passes: int, n: int, run: Callable[[], object]) -> float:
@@ -37,15 +41,38 @@ def best(passes: int, n: int, run: Callable[[], object]) -> float:
     return min(times)
 
 
+def workload_values(n: int) -> list[bytes]:
+    workload = Workload(seed=5)
+    return [value for _key, value, _kind in workload.events(n, "nc", time.time())]
+
+
+def firehose_values(n: int) -> list[bytes]:
+    events, _ = firehose(random.Random(SEED))
+    now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return [
+        orjson.dumps(
+            {
+                "event_id": event_id,
+                "type": "post",
+                "created_at": now,
+                "source": "bench",
+                "author": {"id": author},
+                "text": text,
+            }
+        )
+        for event_id, author, text in events[:n]
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=4096)
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--passes", type=int, default=5)
+    parser.add_argument("--firehose", action="store_true", help="issue 10's firehose")
     args = parser.parse_args()
     n, size = args.events, args.batch
-    workload = Workload(seed=5)
-    values = [value for _key, value, _kind in workload.events(n, "nc", time.time())]
+    values = firehose_values(n) if args.firehose else workload_values(n)
     messages = [InMessage("t", 0, i, v) for i, v in enumerate(values)]
     texts = []
     for v in values:

@@ -52,6 +52,10 @@ def create_app(settings: Settings) -> FlagstreamApp:
         producer_acks=-1,  # all in-sync replicas: an acknowledged flag survives a broker loss
         producer_linger_ms=1,
         stream_buffer_maxsize=max(4 * settings.batch_max, 4096),
+        # a few batches a poll, not a whole fetch: the input sink's deliver waits until what it
+        # was given is nearly processed, and under a backlog a whole fetch (thousands of records
+        # a partition) held every other topic's records back for a second (streams/consumer.py)
+        broker_max_poll_records=4 * settings.batch_max,
         broker_commit_interval=1.0,
         topic_disable_leader=True,  # no leader election topic: this app has no timers or tables
         producer_max_request_size=settings.producer_max_request_bytes,

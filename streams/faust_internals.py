@@ -20,10 +20,11 @@ from typing import TYPE_CHECKING, Any, Final
 if TYPE_CHECKING:
     from streams.consumer import FlagstreamApp
 
-#: the faust-streaming and mode-streaming releases these were read from
+#: the faust-streaming, mode-streaming and aiokafka releases these were read from
 #: (requirements/constraints.txt pins both)
 FAUST_VERSION: Final = "0.15.3"
 MODE_VERSION: Final = "0.7.1"
+AIOKAFKA_VERSION: Final = "0.14.0"
 
 #: instance attributes of ``faust.transport.consumer.Consumer`` read or written by
 #: ``BatchingConsumer`` (offset bookkeeping and the fetch loop's state)
@@ -62,13 +63,15 @@ THREAD_METHODS: Final = (
     "call_thread",  # how the consumer's methods are delegated: a plain await here
     "_gather_remaining_tasks",  # would cancel every task of the loop: overridden
     "seek_to_committed",  # wrapped: a partition revoked while its offsets were read is skipped
+    "_fetch_records",  # wrapped: per-record topics' partitions are read before the sinks'
 )
 
 #: methods flagstream overrides with a copy (``_drain_messages``; ``ServiceThread.start`` without
 #: the thread), re-implements (``ack`` as ``ack_offsets`` for a batch; ``call_thread`` as a plain
 #: await), wraps (``wait_empty``), relies on (``_serve``, run as a task) or disables
-#: (``_gather_remaining_tasks``): sha256 of their source in FAUST_VERSION / MODE_VERSION. A
-#: different digest means Faust or mode changed code flagstream mirrors.
+#: (``_gather_remaining_tasks``): sha256 of their source in FAUST_VERSION / MODE_VERSION /
+#: AIOKAFKA_VERSION. A different digest means Faust, mode or aiokafka changed code flagstream
+#: mirrors.
 MIRRORED_SOURCES: Final = {
     "mode.threads.ServiceThread.start": "f11841038a033a05",
     "mode.threads.QueueServiceThread.call_thread": "479edda75b54734b",
@@ -78,6 +81,10 @@ MIRRORED_SOURCES: Final = {
     "faust.transport.consumer.Consumer.ack": "5fcf41cf45153475",
     "faust.transport.consumer.Consumer.wait_empty": "e4662fe24f094819",
     "faust.transport.drivers.aiokafka.AIOKafkaConsumerThread.seek_to_committed": "775ab0adc4b052ab",
+    "faust.transport.drivers.aiokafka.AIOKafkaConsumerThread._fetch_records": "39a2c6c79fc1455a",
+    # relied on by InLoopConsumerThread._fetch_records: buffered partitions are returned in the
+    # order they were fetched, each drained before the next, and those not asked for are kept
+    "aiokafka.consumer.fetcher.Fetcher.fetched_records": "be4348896b9b66af",
     # relied on by BatchingConsumer.ack: a record it skips (stale generation, flow control
     # suspended) is acked without having been tracked (Message.tracked stays False)
     "faust.streams.Stream._py_aiter": "3a48ee257a65435b",

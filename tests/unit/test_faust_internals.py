@@ -36,6 +36,14 @@ def test_the_installed_mode_is_the_one_the_internals_were_read_from() -> None:
     )
 
 
+def test_the_installed_aiokafka_is_the_one_the_internals_were_read_from() -> None:
+    installed = importlib.metadata.version("aiokafka")
+    assert installed == fi.AIOKAFKA_VERSION, (
+        f"aiokafka {installed} is installed, streams/faust_internals.py was checked against "
+        f"{fi.AIOKAFKA_VERSION}: review the fetcher order it relies on, then bump it"
+    )
+
+
 @pytest.mark.parametrize("dotted", sorted(fi.MIRRORED_SOURCES))
 def test_mirrored_methods_are_unchanged(dotted: str) -> None:
     assert fi.source_digest(dotted) == fi.MIRRORED_SOURCES[dotted], (
