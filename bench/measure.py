@@ -60,7 +60,8 @@ class DrainResult:
     exit_code: int | None
     load_avg_1m: float  # the machine's load when the drain ended: other work skews figures
     # the campaign stage's work (flagstream-campaigns): observations, changelog writes, records,
-    # and tail_s: seconds from the pipeline's last output to the stage's last write
+    # and tail_s / records_tail_s: seconds from the pipeline's last output to the stage's last
+    # write / last campaign record
     stage: dict[str, float] = field(default_factory=dict)
 
 
@@ -237,7 +238,7 @@ def drain(cfg: BenchConfig, name: str, input_topic: str, n: int, malformed: int)
     firsts = [t for t in (out_f.first_ts_ms, out_d.first_ts_ms) if t is not None]
     lasts = [t for t in (out_f.last_ts_ms, out_d.last_ts_ms) if t is not None]
     stage_scans: dict[str, kafka.TopicScan] = {}
-    stage_tail_s = 0.0
+    stage_tail_s = records_tail_s = 0.0
     if stage:
         # the stage's own writes (table changelog, campaign records) end its share of the work
         _, changelog = stage_topics(group)
@@ -250,6 +251,11 @@ def drain(cfg: BenchConfig, name: str, input_topic: str, n: int, malformed: int)
         stage_lasts = [s.last_ts_ms for s in stage_scans.values() if s.last_ts_ms is not None]
         if lasts and stage_lasts:  # how long after the pipeline's last output the stage ended
             stage_tail_s = max(max(stage_lasts) - max(lasts), 0) / 1000
+            # which write ended it: a campaign record can be a held-back growth that the
+            # stage's flush timer publishes (streams/networks/stage.py), not bundle work
+            records_last = stage_scans["campaigns"].last_ts_ms
+            if records_last is not None:
+                records_tail_s = max(records_last - max(lasts), 0) / 1000
         lasts += stage_lasts
     if not firsts or not lasts:
         raise BenchError(f"{name} wrote no output at all for {n} events; log {proc.log_path}")
@@ -279,6 +285,7 @@ def drain(cfg: BenchConfig, name: str, input_topic: str, n: int, malformed: int)
             "changelog_writes": stage_scans["changelog"].count,
             "campaign_records": stage_scans["campaigns"].count,
             "tail_s": round(stage_tail_s, 3),
+            "records_tail_s": round(records_tail_s, 3),
         }
         if stage
         else {},
