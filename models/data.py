@@ -113,6 +113,14 @@ DATASETS: dict[str, DataSet] = {
             "Chinese SMS/chat fraud and benign look-alikes from slot templates "
             "(models/synthetic_zh.py; training rows only)",
         ),
+        DataSet(
+            "synthetic_abuse",
+            "en, zh",
+            "CC0 (written by the flagstream team)",
+            True,
+            "hate without slurs, plain insults and their benign look-alikes from slot "
+            "templates (models/synthetic_abuse.py; training rows only)",
+        ),
         DataSet("davidson", "en", "MIT", True, "Davidson et al. 2017, hate/offensive tweets"),
         DataSet(
             "olid", "en", "research use (cite the paper)", False, "OLID v1.0 / OffensEval 2019"
@@ -794,6 +802,23 @@ def load_synthetic_zh_fraud(root: Path) -> Iterator[Example | None]:
             yield _example(text, _ALL0, "synthetic_zh_fraud", "train", domain="hard")
 
 
+def load_synthetic_abuse(root: Path) -> Iterator[Example | None]:
+    """models/synthetic_abuse.py: training rows only; none near a golden text of its language."""
+    from models import synthetic_abuse, synthetic_zh  # noqa: PLC0415 - import-light loader table
+    from models.golden import load_golden  # noqa: PLC0415
+
+    del root  # written here, not read from the data directory
+    rows: dict[str, tuple[int, ...]] = {"hate": _HATE1, "insult": (0, 0, 1, 0), "benign": _ALL0}
+    golden = {lang: [t.text for t in load_golden(lang)] for lang in ("en", "zh")}
+    for (lang, kind), texts in synthetic_abuse.generate().items():
+        for text, far in zip(texts, synthetic_zh.far_from(texts, golden[lang]), strict=True):
+            if far:
+                domain = "hard" if kind == "benign" else "labelled"
+                yield _example(
+                    text, rows[kind], "synthetic_abuse", "train", lang=lang, domain=domain
+                )
+
+
 LOADERS = {
     "davidson": load_davidson,
     "olid": load_olid,
@@ -821,6 +846,7 @@ LOADERS = {
     "tatoeba": load_tatoeba,
     "broad_twitter": load_broad_twitter,
     "synthetic_zh_fraud": load_synthetic_zh_fraud,
+    "synthetic_abuse": load_synthetic_abuse,
 }
 
 

@@ -68,6 +68,10 @@ CAPS: dict[str, int] = {
     "ud_sentences": 1000,
     "tatoeba": 2500,
     "broad_twitter": 2500,
+    # the written bridges (models/synthetic_zh.py, models/synthetic_abuse.py): Chinese SMS and
+    # chat fraud; hate without slurs and plain insults in English and Chinese, with contrasts
+    "synthetic_zh_fraud": 2000,
+    "synthetic_abuse": 6000,
 }
 DEFAULT_CAP = 2000
 # dev rows per set for model selection during the fine-tune (a dev evaluation of all ~60k dev
