@@ -35,6 +35,11 @@ def faust_credentials(settings: Settings) -> Any:
     )
 
 
+def poll_records(settings: Settings) -> int | None:
+    """Records one poll may return: 4 batches with campaigns on, else Faust's default (None)."""
+    return 4 * settings.batch_max if settings.campaigns_enabled else None
+
+
 def create_app(settings: Settings) -> FlagstreamApp:
     """A Faust app for one worker process of the consumer group ``settings.group_id``."""
     return FlagstreamApp(
@@ -52,10 +57,12 @@ def create_app(settings: Settings) -> FlagstreamApp:
         producer_acks=-1,  # all in-sync replicas: an acknowledged flag survives a broker loss
         producer_linger_ms=1,
         stream_buffer_maxsize=max(4 * settings.batch_max, 4096),
-        # a few batches a poll, not a whole fetch: the input sink's deliver waits until what it
-        # was given is nearly processed, and under a backlog a whole fetch (thousands of records
-        # a partition) held every other topic's records back for a second (streams/consumer.py)
-        broker_max_poll_records=4 * settings.batch_max,
+        # with campaigns on, a few batches a poll, not a whole fetch: the input sink's deliver
+        # waits until what it was given is nearly processed, and under a backlog a whole fetch
+        # (thousands of records a partition) held the stage's observations back for a second
+        # (streams/consumer.py). Without them there is no other topic to wait, and the cap cost
+        # 40 % of the drain throughput (docs/performance.md, session 15): Faust's default then
+        broker_max_poll_records=poll_records(settings),
         broker_commit_interval=1.0,
         topic_disable_leader=True,  # no leader election topic: this app has no timers or tables
         producer_max_request_size=settings.producer_max_request_bytes,
