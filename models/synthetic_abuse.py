@@ -20,7 +20,7 @@ toxic 1 / hate 0 (it names no protected characteristic); the contrasts are all 0
 
 Written by the flagstream team for this purpose (CC0). Training rows only (``split = "train"``):
 no threshold is chosen on them and no card figure counts them; :func:`far_from` (from
-:mod:`models.synthetic_zh`) drops any text within :data:`GOLDEN_SIMILARITY` of a golden text.
+:mod:`models.synthetic_zh`) drops any text within its ``GOLDEN_SIMILARITY`` of a golden text.
 The golden sets measure whether they carry over; the team that wrote these templates also wrote
 the golden texts, so those figures are likely optimistic: the dev and test splits of the
 labelled sets (TweetEval hate, HateXplain, EDOS, COLD, ...) are the independent check.
@@ -29,11 +29,11 @@ labelled sets (TweetEval hate, HateXplain, EDOS, COLD, ...) are the independent 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterator
+
+from models.synthetic_zh import unique, vary_punctuation
 
 SEED = 20261204
 COUNTS: dict[str, int] = {"hate": 1500, "insult": 1200, "benign": 2500}
-GOLDEN_SIMILARITY = 0.5  # a generated text this close to a golden one is not used
 KINDS: tuple[str, ...] = ("hate", "insult", "benign")
 
 # --- English -----------------------------------------------------------------------------------
@@ -308,40 +308,39 @@ _ZH_BENIGN = (
 )
 
 
-def _slots_en(rng: random.Random) -> dict[str, str]:
-    return {
-        "G": rng.choice(_EN_GROUPS),
-        "one": rng.choice(_EN_SINGULAR),
-        "neg_noun": rng.choice(_EN_NEG_NOUN),
-        "neg_adj": rng.choice(_EN_NEG_ADJ),
-        "habit": rng.choice(_EN_HABIT),
-        "exclude": rng.choice(_EN_EXCLUDE),
-        "exclude2": rng.choice(_EN_EXCLUDE2),
-        "deserve": rng.choice(_EN_DESERVE),
-        "place": rng.choice(_EN_PLACES),
-        "np": rng.choice(_EN_INSULT_NP),
-        "adj": rng.choice(_EN_INSULT_ADJ),
-        "noun": rng.choice(_EN_INSULT_NOUN),
-        "name": rng.choice(_EN_NAMES),
-        "user": rng.choice(("mark_t", "jen88", "the_real_sam", "kb_writes", "ollie_p")),
-        "positive": rng.choice(_EN_POSITIVE),
-        "n": str(rng.choice((40, 200, 300, 1500, 5000))),
-    }
-
-
-def _slots_zh(rng: random.Random) -> dict[str, str]:
-    return {
-        "G": rng.choice(_ZH_GROUPS),
-        "neg_noun": rng.choice(_ZH_NEG_NOUN),
-        "neg_adj": rng.choice(_ZH_NEG_ADJ),
-        "exclude": rng.choice(_ZH_EXCLUDE),
-        "np": rng.choice(_ZH_INSULT_NP),
-        "adj": rng.choice(_ZH_INSULT_ADJ),
-        "low": rng.choice(_ZH_LOW),
-        "name": rng.choice(_ZH_NAMES),
-        "user": rng.choice(("小鱼儿", "momo", "阿杰", "今天不加班")),
-        "positive": rng.choice(_ZH_POSITIVE),
-    }
+# the slot pools of each language's templates; a text draws one value from each, in this order
+_POOLS: dict[str, dict[str, tuple[str, ...]]] = {
+    "en": {
+        "G": _EN_GROUPS,
+        "one": _EN_SINGULAR,
+        "neg_noun": _EN_NEG_NOUN,
+        "neg_adj": _EN_NEG_ADJ,
+        "habit": _EN_HABIT,
+        "exclude": _EN_EXCLUDE,
+        "exclude2": _EN_EXCLUDE2,
+        "deserve": _EN_DESERVE,
+        "place": _EN_PLACES,
+        "np": _EN_INSULT_NP,
+        "adj": _EN_INSULT_ADJ,
+        "noun": _EN_INSULT_NOUN,
+        "name": _EN_NAMES,
+        "user": ("mark_t", "jen88", "the_real_sam", "kb_writes", "ollie_p"),
+        "positive": _EN_POSITIVE,
+        "n": ("40", "200", "300", "1500", "5000"),
+    },
+    "zh": {
+        "G": _ZH_GROUPS,
+        "neg_noun": _ZH_NEG_NOUN,
+        "neg_adj": _ZH_NEG_ADJ,
+        "exclude": _ZH_EXCLUDE,
+        "np": _ZH_INSULT_NP,
+        "adj": _ZH_INSULT_ADJ,
+        "low": _ZH_LOW,
+        "name": _ZH_NAMES,
+        "user": ("小鱼儿", "momo", "阿杰", "今天不加班"),
+        "positive": _ZH_POSITIVE,
+    },
+}
 
 
 TEMPLATES: dict[tuple[str, str], tuple[str, ...]] = {
@@ -352,35 +351,19 @@ TEMPLATES: dict[tuple[str, str], tuple[str, ...]] = {
     ("zh", "insult"): _ZH_INSULT,
     ("zh", "benign"): _ZH_BENIGN,
 }
-_SLOTS: dict[str, Callable[[random.Random], dict[str, str]]] = {"en": _slots_en, "zh": _slots_zh}
 
 
 def _fill(lang: str, template: str, rng: random.Random) -> str:
-    text = template.format(**_SLOTS[lang](rng))
-    if lang == "en":
-        text = text[0].upper() + text[1:]
-        # the casing and punctuation real posts vary in
-        if rng.random() < 0.15:
-            text = text.lower()
-        if rng.random() < 0.1:
-            text = text.rstrip(".") + rng.choice(("!", "!!", "", " smh"))
-    else:
-        if rng.random() < 0.15:
-            text = text.replace("，", ",")
-        if rng.random() < 0.1:
-            text = text.rstrip("。") + rng.choice(("！", "！！", "~", ""))
+    text = template.format(**{slot: rng.choice(pool) for slot, pool in _POOLS[lang].items()})
+    if lang == "zh":
+        return vary_punctuation(text, rng)
+    text = text[0].upper() + text[1:]
+    # the casing and punctuation real posts vary in
+    if rng.random() < 0.15:
+        text = text.lower()
+    if rng.random() < 0.1:
+        text = text.rstrip(".") + rng.choice(("!", "!!", "", " smh"))
     return text
-
-
-def _unique(make: Callable[[random.Random], str], count: int, rng: random.Random) -> Iterator[str]:
-    seen: set[str] = set()
-    tries = 0
-    while len(seen) < count and tries < count * 20:
-        tries += 1
-        text = make(rng)
-        if text not in seen:
-            seen.add(text)
-            yield text
 
 
 def generate(
@@ -392,10 +375,12 @@ def generate(
     out: dict[tuple[str, str], list[str]] = {}
     for (lang, kind), templates in TEMPLATES.items():
 
-        def make(r: random.Random, lang: str = lang, templates: tuple[str, ...] = templates) -> str:
-            return _fill(lang, r.choice(templates), r)
+        def make(
+            r: random.Random, lang: str = lang, templates: tuple[str, ...] = templates
+        ) -> tuple[str, None]:
+            return _fill(lang, r.choice(templates), r), None
 
-        out[(lang, kind)] = list(_unique(make, counts[kind], rng))
+        out[(lang, kind)] = [text for text, _ in unique(make, counts[kind], rng)]
     return out
 
 

@@ -25,11 +25,13 @@ from __future__ import annotations
 import random
 import string
 from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 SEED = 20261203
 SCAM_COUNT = 2000
 BENIGN_COUNT = 2000
 GOLDEN_SIMILARITY = 0.5  # a generated text this close to a golden one is not used
+K = TypeVar("K")
 
 _PLATFORMS = (
     "淘宝",
@@ -342,9 +344,8 @@ _BENIGN: tuple[str, ...] = (
 )
 
 
-def _fill(template: str, rng: random.Random) -> str:
-    text = template.format(**_slots(rng))
-    # the spacing and punctuation real messages vary in
+def vary_punctuation(text: str, rng: random.Random) -> str:
+    """The spacing and punctuation real Chinese messages vary in (half-width commas, endings)."""
     if rng.random() < 0.15:
         text = text.replace("，", ",")
     if rng.random() < 0.1:
@@ -352,22 +353,28 @@ def _fill(template: str, rng: random.Random) -> str:
     return text
 
 
+def _fill(template: str, rng: random.Random) -> str:
+    return vary_punctuation(template.format(**_slots(rng)), rng)
+
+
 def _trigrams(text: str) -> set[str]:
     text = "".join(text.split())
     return {text[i : i + 3] for i in range(max(0, len(text) - 2))}
 
 
-def _unique(
-    make: Callable[[random.Random], tuple[str, str]], count: int, rng: random.Random
-) -> Iterator[tuple[str, str]]:
+def unique(
+    make: Callable[[random.Random], tuple[str, K]], count: int, rng: random.Random
+) -> Iterator[tuple[str, K]]:
+    """Up to ``count`` of ``make``'s (text, tag) pairs with distinct texts, in draw order (at
+    most ``20 × count`` draws)."""
     seen: set[str] = set()
     tries = 0
     while len(seen) < count and tries < count * 20:
         tries += 1
-        text, kind = make(rng)
+        text, tag = make(rng)
         if text not in seen:
             seen.add(text)
-            yield text, kind
+            yield text, tag
 
 
 def generate(
@@ -384,8 +391,8 @@ def generate(
     def benign(r: random.Random) -> tuple[str, str]:
         return _fill(r.choice(_BENIGN), r), "benign"
 
-    scams = list(_unique(scam, scam_count, rng))
-    benigns = [t for t, _ in _unique(benign, benign_count, rng)]
+    scams = list(unique(scam, scam_count, rng))
+    benigns = [t for t, _ in unique(benign, benign_count, rng)]
     return scams, benigns
 
 
