@@ -455,7 +455,10 @@ def _benign(report: Report) -> list[str]:
         "Share of the general-domain benign **test** texts (CDial-GPT, KdConv, CMRC 2018, UD, "
         "Tatoeba, Broad Twitter: ordinary text, all four labels 0) flagged for any label, at "
         "the review and at the block point (count flagged in brackets). Goals: ≤ 1% at review, "
-        "≤ 0.2% at block, per language. alt-profanity-check (English only) has one cut, 0.5.",
+        "≤ 0.2% at block, per language. alt-profanity-check (English only) has one cut, 0.5. "
+        "These sets are not clean: the texts a hand audit found to be insults, hate, profanity "
+        "or unclear are not in them here (the audit read the English and Chinese texts the "
+        "session-15 models scored highest; `models/audit/README.md`).",
         "",
     ]
     header, body = _fpr_pivot(general, ["lang"])

@@ -113,6 +113,16 @@ def select(examples: Sequence[Example], caps: dict[str, int], seed: int) -> list
     return cap_sets(list(examples), caps, seed, DEFAULT_CAP)
 
 
+def training_rows(train: Sequence[Example], seed: int) -> list[Example]:
+    """The fine-tune's sample: :data:`CAPS` per set, plus every general-domain text the hand
+    audit found harmful or unclear (models/audit/): a few hundred rows that are the everyday
+    register of an insult, which a per-set sample would mostly leave out."""
+    chosen = select(train, CAPS, seed)
+    have = {id(e) for e in chosen}
+    audited = [e for e in train if e.domain == "general" and not e.benign and id(e) not in have]
+    return chosen + audited
+
+
 def calibration_rows(dev: Sequence[Example], seed: int = 0) -> list[Example]:
     """The dev rows the operating points are calibrated on (and the cascade band chosen on)."""
     caps = {
@@ -236,7 +246,7 @@ def build_encoder_model(
     say(f"encoder: vocabulary pruned to {pruned.pieces} pieces ({encoder_dir.name})", flush=True)
     if sample is not None:
         train, dev = sample_examples(train, sample), sample_examples(dev, sample)
-    train = select(train, CAPS, config.seed)
+    train = training_rows(train, config.seed)
     say(f"encoder: {len(train)} training texts, {len(dev)} dev texts", flush=True)
     tok = Tokenizer.from_str(pruned.tokenizer_json)
     dev_ids = token_ids(tok, [e.text for e in dev], config.max_len, PREFIX)

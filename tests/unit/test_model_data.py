@@ -17,12 +17,17 @@ from pathlib import Path
 
 import pytest
 
+from models import data as data_module
 from models.data import (
+    AUDIT_LABELS,
+    GENERAL_SETS,
     LABELS,
+    LOADERS,
     UNKNOWN,
     Corpus,
     Example,
     build_corpus,
+    general_audit,
     heldout_hash,
     heldout_key,
     load_heldout,
@@ -188,13 +193,23 @@ def corpus(raw_all: list[Example]) -> Corpus:
     return build_corpus(DATA_DIR, raw=raw_all)
 
 
+@pytest.fixture(scope="module")
+def general_unaudited() -> list[Example]:
+    """The general-domain rows as the sets have them, before the hand audit is applied."""
+    with data_module.audit_ignored():
+        return [e for name in GENERAL_SETS for e in LOADERS[name](DATA_DIR) if e is not None]
+
+
 def _count(raw: list[Example], dataset: str) -> int:
     return sum(e.dataset == dataset for e in raw)
 
 
 @needs_data
-def test_row_counts_match_the_manifest(raw_all: list[Example]) -> None:
-    n = Counter(e.dataset for e in raw_all)
+def test_row_counts_match_the_manifest(
+    raw_all: list[Example], general_unaudited: list[Example]
+) -> None:
+    n = Counter(e.dataset for e in raw_all if e.domain != "general")
+    n.update(e.dataset for e in general_unaudited)
     assert n["edos"] == 20_000
     assert n["jigsaw_templates"] == 76_564 + 34_958 + 37_359
     assert n["hatemoji"] == 4_728 + 591 + 593
@@ -352,3 +367,86 @@ def test_teleantifraud_calls_stay_in_one_split(raw_all: list[Example]) -> None:
             fraud_right.update(t.strip() for t in json.loads(line)["right"])
     scam_texts = {e.text for e in raw_all if e.dataset == "teleantifraud" and e.labels[SCAM] == 1}
     assert len(scam_texts & fraud_right) < 50  # only replies that repeat a caller's words
+
+
+# --- the hand audit of the general-domain sets (models/audit/) ------------------------------
+
+
+def test_audit_file_parses_with_known_verdicts() -> None:
+    audit = general_audit()
+    assert len(audit) >= 500
+    assert set(audit.values()) <= set(AUDIT_LABELS)
+    assert all(re.fullmatch(r"[0-9a-f]{40}", k) for k in audit)
+    # an insult is toxic and not hate; hate masks toxic; profanity teaches neither way
+    assert AUDIT_LABELS["insult"] == (0, 0, 1, 0)
+    assert AUDIT_LABELS["hate"] == (0, 0, UNKNOWN, 1)
+    assert AUDIT_LABELS["profanity"][TOXIC] == UNKNOWN
+    assert AUDIT_LABELS["benign"] == (0, 0, 0, 0)
+
+
+def test_a_bad_audit_line_names_the_fix(tmp_path: Path) -> None:
+    path = tmp_path / "general.tsv"
+    path.write_text("sha1\tdataset\tlang\tverdict\n" + "a" * 40 + "\ttatoeba\ten\trude\n")
+    with pytest.raises(ValueError, match=r"general.tsv:2: verdict 'rude' is not one of"):
+        general_audit.__wrapped__(path)
+
+
+@needs_data
+def test_audit_relabels_training_rows_and_drops_held_out_ones(
+    raw_all: list[Example], general_unaudited: list[Example]
+) -> None:
+    audit = general_audit()
+    kept = Counter((e.dataset, e.split, e.text) for e in raw_all if e.domain == "general")
+    judged: Counter[str] = Counter()
+    for e in general_unaudited:
+        verdict = audit.get(heldout_hash(e.text), "benign")
+        key = (e.dataset, e.split, e.text)
+        if verdict != "benign":
+            judged[verdict] += 1
+        if verdict != "benign" and e.split != "train":
+            assert key not in kept, e.text  # not benign: no place in the FPR population
+        else:
+            assert key in kept
+    # every copy of a text counts
+    assert judged["insult"] >= 80
+    assert judged["profanity"] >= 100
+    rows = {(e.dataset, e.text): e for e in raw_all if e.domain == "general" and e.split == "train"}
+    for e in rows.values():
+        verdict = audit.get(heldout_hash(e.text), "benign")
+        assert tuple(e.labels) == AUDIT_LABELS[verdict]
+        assert e.general_benign == (verdict == "benign")
+
+
+def test_the_encoder_sample_keeps_every_audited_general_row() -> None:
+    from models.encoder import training_rows  # noqa: PLC0415
+
+    def row(i: int, dataset: str, labels: tuple[int, ...], domain: str) -> Example:
+        return Example(f"text {i}", list(labels), dataset, "train", "en", [dataset], domain)
+
+    benign = [row(i, "tatoeba", AUDIT_LABELS["benign"], "general") for i in range(5000)]
+    audited = [
+        row(5000 + i, "tatoeba", AUDIT_LABELS[v], "general")
+        for i, v in enumerate(("insult", "hate", "profanity", "unsure") * 10)
+    ]
+    picked = training_rows(benign + audited, seed=0)
+    ids = {id(e) for e in picked}
+    assert all(id(e) in ids for e in audited)
+    assert len(picked) == len(ids)  # no row twice
+    assert sum(e.general_benign for e in picked) < len(benign)  # the set is still capped
+
+
+def test_the_pool_fpr_counts_audited_rows_apart_and_together() -> None:
+    from models.general_audit import pool_fpr  # noqa: PLC0415
+
+    def row(lang: str) -> Example:
+        return Example("x", [0, 0, 0, 0], "tatoeba", "test", lang, ["tatoeba"], "general")
+
+    pool = [
+        (row("en"), "benign"),
+        (row("en"), "benign"),
+        (row("en"), "insult"),
+        (row("zh"), "benign"),
+    ]
+    out = pool_fpr(pool, [True, False, True, False])
+    assert out["en"] == {"all": (2, 3), "kept": (1, 2), "insult": (1, 1)}
+    assert out["zh"] == {"all": (0, 1), "kept": (0, 1)}
