@@ -77,7 +77,7 @@ import json
 import re
 import string
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -118,6 +118,15 @@ DATASETS: dict[str, DataSet] = {
             True,
             "Chinese SMS/chat fraud and benign look-alikes from slot templates "
             "(models/synthetic_zh.py; training rows only)",
+        ),
+        DataSet(
+            "synthetic_zh_spam",
+            "zh",
+            "CC0 (written by the flagstream team)",
+            True,
+            "Chinese promotion spam (opt-out SMS, resellers, grey services, ads, game servers, "
+            "comment spam) and benign look-alikes from slot templates "
+            "(models/synthetic_zh_spam.py; training rows only)",
         ),
         DataSet(
             "synthetic_abuse",
@@ -845,22 +854,53 @@ def load_broad_twitter(root: Path) -> Iterator[Example | None]:
                 yield _general(text, "broad_twitter", _general_split(text))
 
 
-def load_synthetic_zh_fraud(root: Path) -> Iterator[Example | None]:
-    """models/synthetic_zh.py: training rows only; none near a golden Chinese text."""
+def _written_zh(
+    dataset: str,
+    harm: list[tuple[str, str]],
+    benign: list[str],
+    labels: Callable[[str], tuple[int, ...]],
+) -> Iterator[Example | None]:
+    """A Chinese written bridge's rows: ``harm`` (text, kind) labelled ``labels(kind)``, ``benign``
+    as hard negatives; training rows only, none near a golden Chinese text."""
     from models import synthetic_zh  # noqa: PLC0415 - keeps the loader table import-light
     from models.golden import load_golden  # noqa: PLC0415
 
-    del root  # written here, not read from the data directory
-    scams, benign = synthetic_zh.generate()
     golden = [t.text for t in load_golden("zh")]
-    texts = [t for t, _ in scams] + benign
+    texts = [t for t, _ in harm] + benign
     for i, (text, far) in enumerate(zip(texts, synthetic_zh.far_from(texts, golden), strict=True)):
         if not far:
             continue
-        if i < len(scams):
-            yield _example(text, _SCAM1, "synthetic_zh_fraud", "train")
+        if i < len(harm):
+            yield _example(text, labels(harm[i][1]), dataset, "train")
         else:
-            yield _example(text, _ALL0, "synthetic_zh_fraud", "train", domain="hard")
+            yield _example(text, _ALL0, dataset, "train", domain="hard")
+
+
+def load_synthetic_zh_fraud(root: Path) -> Iterator[Example | None]:
+    """models/synthetic_zh.py: training rows only; none near a golden Chinese text."""
+    from models import synthetic_zh  # noqa: PLC0415 - keeps the loader table import-light
+
+    del root  # written here, not read from the data directory
+    scams, benign = synthetic_zh.generate()
+    yield from _written_zh("synthetic_zh_fraud", scams, benign, lambda kind: _SCAM1)
+
+
+_SPAM1 = (1, 0, 0, 0)
+_GREY_SPAM = (1, UNKNOWN, 0, 0)  # a grey service: some are a fraud, some deliver
+
+
+def load_synthetic_zh_spam(root: Path) -> Iterator[Example | None]:
+    """models/synthetic_zh_spam.py: training rows only; none near a golden Chinese text."""
+    from models import synthetic_zh_spam  # noqa: PLC0415 - keeps the loader table import-light
+
+    del root  # written here, not read from the data directory
+    spams, benign = synthetic_zh_spam.generate()
+    yield from _written_zh(
+        "synthetic_zh_spam",
+        spams,
+        benign,
+        lambda kind: _GREY_SPAM if synthetic_zh_spam.is_grey(kind) else _SPAM1,
+    )
 
 
 def load_synthetic_abuse(root: Path) -> Iterator[Example | None]:
@@ -907,6 +947,7 @@ LOADERS = {
     "tatoeba": load_tatoeba,
     "broad_twitter": load_broad_twitter,
     "synthetic_zh_fraud": load_synthetic_zh_fraud,
+    "synthetic_zh_spam": load_synthetic_zh_spam,
     "synthetic_abuse": load_synthetic_abuse,
 }
 

@@ -68,9 +68,11 @@ CAPS: dict[str, int] = {
     "ud_sentences": 1000,
     "tatoeba": 2500,
     "broad_twitter": 2500,
-    # the written bridges (models/synthetic_zh.py, models/synthetic_abuse.py): Chinese SMS and
-    # chat fraud; hate without slurs and plain insults in English and Chinese, with contrasts
+    # the written bridges (models/synthetic_zh.py, models/synthetic_zh_spam.py,
+    # models/synthetic_abuse.py): Chinese SMS and chat fraud; Chinese promotion spam; hate
+    # without slurs and plain insults in English and Chinese; each with benign contrasts
     "synthetic_zh_fraud": 2000,
+    "synthetic_zh_spam": 2000,
     "synthetic_abuse": 6000,
 }
 DEFAULT_CAP = 2000

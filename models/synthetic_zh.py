@@ -180,10 +180,12 @@ def _amount(rng: random.Random, low: int, high: int) -> str:
     return str(value if value < 1000 else value // 10 * 10)
 
 
-_Slots = dict[str, str]
+Slots = dict[str, str]
 
 
-def _slots(rng: random.Random) -> _Slots:
+def slots(rng: random.Random) -> Slots:
+    """One draw of every slot the templates use (names, sums, contacts, links); the spam
+    bridge (``models/synthetic_zh_spam.py``) fills its own templates from it too."""
     return {
         "platform": rng.choice(_PLATFORMS),
         "courier": rng.choice(_COURIERS),
@@ -354,7 +356,7 @@ def vary_punctuation(text: str, rng: random.Random) -> str:
 
 
 def _fill(template: str, rng: random.Random) -> str:
-    return vary_punctuation(template.format(**_slots(rng)), rng)
+    return vary_punctuation(template.format(**slots(rng)), rng)
 
 
 def _trigrams(text: str) -> set[str]:
@@ -377,23 +379,36 @@ def unique(
             yield text, tag
 
 
+def draw(
+    harm: dict[str, tuple[str, ...]],
+    benign: tuple[str, ...],
+    fill: Callable[[str, random.Random], str],
+    harm_count: int,
+    benign_count: int,
+    seed: int,
+) -> tuple[list[tuple[str, str]], list[str]]:
+    """``(harm as (text, kind), benign texts)`` from template tables, deterministic for ``seed``:
+    each harm text from a kind drawn uniformly, then one of its templates, filled by ``fill``."""
+    rng = random.Random(seed)
+    kinds = sorted(harm)
+
+    def harmful(r: random.Random) -> tuple[str, str]:
+        kind = r.choice(kinds)
+        return fill(r.choice(harm[kind]), r), kind
+
+    def ordinary(r: random.Random) -> tuple[str, str]:
+        return fill(r.choice(benign), r), "benign"
+
+    harms = list(unique(harmful, harm_count, rng))
+    benigns = [t for t, _ in unique(ordinary, benign_count, rng)]
+    return harms, benigns
+
+
 def generate(
     scam_count: int = SCAM_COUNT, benign_count: int = BENIGN_COUNT, seed: int = SEED
 ) -> tuple[list[tuple[str, str]], list[str]]:
     """``(scams as (text, pattern), benign texts)``, deterministic for ``seed``."""
-    rng = random.Random(seed)
-    kinds = sorted(_SCAM)
-
-    def scam(r: random.Random) -> tuple[str, str]:
-        kind = r.choice(kinds)
-        return _fill(r.choice(_SCAM[kind]), r), kind
-
-    def benign(r: random.Random) -> tuple[str, str]:
-        return _fill(r.choice(_BENIGN), r), "benign"
-
-    scams = list(unique(scam, scam_count, rng))
-    benigns = [t for t, _ in unique(benign, benign_count, rng)]
-    return scams, benigns
+    return draw(_SCAM, _BENIGN, _fill, scam_count, benign_count, seed)
 
 
 def far_from(texts: list[str], others: list[str], limit: float = GOLDEN_SIMILARITY) -> list[bool]:
