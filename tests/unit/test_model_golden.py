@@ -41,17 +41,9 @@ GOLDEN: list[tuple[str, str, set[str], set[str] | None] | object] = [
     ("de", "Vielen Dank für die schnelle Antwort, bis morgen!", set(), None),
     ("de", "Du bist ein dummes Arschloch und ein Vollidiot", {"toxic"}, ABUSE),
     ("ko", "오늘 날씨가 정말 좋네요. 좋은 하루 보내세요!", set(), None),
-    pytest.param(
-        "ko",
-        "이 병신 새끼야 꺼져",
-        {"toxic"},
-        ABUSE,
-        # a known gap, not a pass: Korean keeps the shared toxic review point (its own dev
-        # sets reach the precision target only at the very top of the scale, so
-        # models/calibrate.py gives Hangul no toxic point of its own); models/CARD.md.
-        # Strict: when it is caught, this fails and goes back.
-        marks=pytest.mark.xfail(strict=True, reason="toxic review point too strict for ko"),
-    ),
+    # Korean keeps the shared toxic review point (no Hangul toxic point of its own): caught
+    # since the session-17 models (a strict xfail before)
+    ("ko", "이 병신 새끼야 꺼져", {"toxic"}, ABUSE),
     ("ru", "Привет! Как дела? Увидимся завтра.", set(), None),
     ("ar", "مرحبا، كيف حالك؟ أراك غدا", set(), None),
     ("ja", "こんにちは、お元気ですか？また明日。", set(), None),
