@@ -117,15 +117,16 @@ def test_batches_are_acked_in_order_once_every_output_is_acknowledged() -> None:
         snapshots: list[list[tuple[int, int]]] = []
         await runner.handle(_msgs(0, 3))
         snapshots.append(list(t.acked))  # batch 1 sent, not acknowledged: nothing acked
-        second = asyncio.ensure_future(runner.handle(_msgs(3, 2)))
-        await asyncio.sleep(0.05)
+        # returns once its outputs are sent (two batches in flight, under max_in_flight): no
+        # fixed sleep waits for the worker thread, which a loaded machine can make slower
+        await runner.handle(_msgs(3, 2))
+        assert len(t.futures) == 5
         for f in t.futures[3:]:
             f.set_result(None)  # batch 2 acknowledged first ...
         await asyncio.sleep(0.05)
         snapshots.append(list(t.acked))  # ... but it waits for batch 1
         for f in t.futures[:3]:
             f.set_result(None)
-        await second
         await runner.flush()
         snapshots.append(list(t.acked))
         assert [len(c.messages) for c in completed] == [3, 2]
