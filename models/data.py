@@ -385,6 +385,8 @@ _ALL0 = (0, 0, 0, 0)
 _HATE1 = (0, 0, UNKNOWN, 1)  # hate positive: toxic masked
 _TOXIC1 = (0, 0, 1, UNKNOWN)  # toxic from a set that does not separate hate
 _SCAM1 = (0, 1, 0, 0)
+_SPAM1 = (1, 0, 0, 0)
+_GREY_SPAM = (1, UNKNOWN, 0, 0)  # a grey service: some are a fraud, some deliver
 
 
 def _example(
@@ -721,12 +723,8 @@ AUDIT_LABELS: dict[str, tuple[int, int, int, int]] = {
     "benign": _ALL0,
     "insult": (0, 0, 1, 0),  # an insult or abuse aimed at a person, no protected trait
     "hate": _HATE1,
-    "profanity": (
-        0,
-        0,
-        UNKNOWN,
-        0,
-    ),  # profanity aimed at no one: neither taught as toxic nor benign
+    # profanity aimed at no one: neither taught as toxic nor benign
+    "profanity": (0, 0, UNKNOWN, 0),
     "unsure": (0, 0, UNKNOWN, UNKNOWN),
 }
 
@@ -762,12 +760,15 @@ def audit_ignored() -> Iterator[None]:
         _AUDIT_APPLIED.reset(token)
 
 
+def audit_verdict(text: str) -> str:
+    """The audit's verdict on a general-domain text; "benign" for a text it did not read."""
+    return general_audit().get(heldout_hash(text.strip()), "benign")
+
+
 def _general(
     text: str, dataset: str, split: str, lang: str | None = None, upstream: str | None = None
 ) -> Example | None:
-    verdict = "benign"
-    if _AUDIT_APPLIED.get():
-        verdict = general_audit().get(heldout_hash(text.strip()), "benign")
+    verdict = audit_verdict(text) if _AUDIT_APPLIED.get() else "benign"
     if verdict != "benign" and split != "train":
         return None
     labels = AUDIT_LABELS[verdict]
@@ -883,10 +884,6 @@ def load_synthetic_zh_fraud(root: Path) -> Iterator[Example | None]:
     del root  # written here, not read from the data directory
     scams, benign = synthetic_zh.generate()
     yield from _written_zh("synthetic_zh_fraud", scams, benign, lambda kind: _SCAM1)
-
-
-_SPAM1 = (1, 0, 0, 0)
-_GREY_SPAM = (1, UNKNOWN, 0, 0)  # a grey service: some are a fraud, some deliver
 
 
 def load_synthetic_zh_spam(root: Path) -> Iterator[Example | None]:

@@ -18,6 +18,7 @@ audit took out, and how many of those it flags, per verdict.
 from __future__ import annotations
 
 import argparse
+import csv
 import sys
 from collections import Counter
 from collections.abc import Sequence
@@ -30,14 +31,15 @@ from models.data import (
     LABELS,
     Example,
     audit_ignored,
+    audit_verdict,
     build_corpus,
     general_audit,
     heldout_hash,
     load_raw,
 )
+from streams.settings import CASCADE_LOW
 
 THRESHOLD = 0.3  # the encoder score the audit of session 16 read down to
-FAST_FLOOR = 0.2  # the cascade's band: rows the fast tier scores lower never reach the encoder
 
 
 def general_rows(root: Path) -> list[Example]:
@@ -55,7 +57,7 @@ def candidates(
 ) -> list[tuple[float, Example]]:
     """(score, row) of the rows the encoder scores >= ``threshold`` for toxic or hate, highest first.
 
-    Only rows the fast tier sends to the encoder (any toxic/hate score >= ``FAST_FLOOR``) are
+    Only rows the fast tier sends to the encoder (any toxic/hate score >= the cascade band's ``CASCADE_LOW``) are
     encoded, as the cascade does.
     """
     from streams.model import load_model  # noqa: PLC0415
@@ -65,7 +67,7 @@ def candidates(
     texts = [e.text[:1000] for e in rows]
     cols = [LABELS.index("toxic"), LABELS.index("hate")]
     f = np.concatenate([fast.score(texts[i : i + 1024]) for i in range(0, len(texts), 1024)])
-    routed = np.flatnonzero(f[:, cols].max(axis=1) >= FAST_FLOOR)
+    routed = np.flatnonzero(f[:, cols].max(axis=1) >= CASCADE_LOW)
     scores = np.zeros(len(rows), dtype=np.float32)
     if len(routed):
         scores[routed] = encoder.score_each([texts[i] for i in routed])[:, cols].max(axis=1)
@@ -80,11 +82,8 @@ def pool_rows(root: Path, langs: tuple[str, ...] = ("en", "zh")) -> list[tuple[E
     the audit did not read."""
     with audit_ignored():
         corpus = build_corpus(root)
-    audited = general_audit()
     return [
-        (e, audited.get(heldout_hash(e.text.strip()), "benign"))
-        for e in corpus.test
-        if e.domain == "general" and e.lang in langs
+        (e, audit_verdict(e.text)) for e in corpus.test if e.domain == "general" and e.lang in langs
     ]
 
 
@@ -105,8 +104,6 @@ def pool_fpr(
 
 def summary(path: Path = AUDIT_FILE) -> Counter[tuple[str, str, str]]:
     """(dataset, language, verdict) -> texts."""
-    import csv  # noqa: PLC0415
-
     with path.open(encoding="utf-8", newline="") as f:
         return Counter(
             (r["dataset"], r["lang"], r["verdict"]) for r in csv.DictReader(f, delimiter="\t")
@@ -140,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:  # pragma: no cover - a tool for
     for score, e in candidates(
         general_rows(args.data_dir), FAST_PATH, ENCODER_PATH, args.threshold
     ):
-        key = heldout_hash(e.text)
+        key = heldout_hash(e.text.strip())
         if key not in audited:
             text = e.text.replace("\t", " ").replace("\n", " ")
             print(f"{key}\t{e.dataset}\t{e.lang}\t{score:.3f}\t{text}")
